@@ -1,0 +1,246 @@
+import { z } from 'zod';
+
+/**
+ * The deployment configuration: everything a seller sets, validated once. `cdk synth` parses the
+ * JSON file named by the `configFile` context; the functions receive the part they need as
+ * `BRIDGE_CONFIG` and parse it with the same schema at cold start, so both sides agree.
+ * Every object is strict: a misspelt field is an error, not a silently ignored value.
+ */
+
+const nonEmpty = (what: string) => z.string().trim().min(1, `expected ${what}, got an empty string`);
+
+const planId = nonEmpty('a SaaSus pricing plan id');
+
+const snsTopicArn = z
+  .string()
+  .regex(
+    /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/,
+    'expected an SNS topic ARN such as arn:aws:sns:us-east-1:287250355862:aws-mp-subscription-notification-<product code>',
+  );
+
+const timeZone = z.string().refine(
+  (value) => {
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone: value });
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'expected an IANA time zone such as UTC or Asia/Tokyo' },
+);
+
+export const meteringUnitSchema = z.strictObject({
+  /** The SaaSus metering unit name (`unit_name`). */
+  saasusUnit: nonEmpty('a SaaSus metering unit name').refine(
+    (name) => name !== 'date' && name !== 'month',
+    'SaaSus metering unit names "date" and "month" collide with SaaSus API paths',
+  ),
+  /** The AWS Marketplace dimension the unit is billed as. */
+  dimension: nonEmpty('an AWS Marketplace dimension key'),
+  /** `sum`: bill the hour's increase of the day's count; `gauge`: bill the level at the hour. */
+  aggregation: z.enum(['sum', 'gauge'], { message: 'expected "sum" or "gauge"' }),
+});
+
+export const deploymentConfigSchema = z
+  .strictObject({
+    /** Short stage name used in resource names, e.g. `dev` or `prod`. */
+    stage: z
+      .string()
+      .regex(
+        /^[a-z][a-z0-9-]{1,19}$/,
+        'expected 2-20 lowercase letters, digits or dashes, starting with a letter',
+      ),
+    /** Region the stack is deployed to. Marketplace agreement events are only emitted in us-east-1. */
+    region: z
+      .string()
+      .regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, 'expected an AWS region such as us-east-1')
+      .default('us-east-1'),
+    marketplace: z.strictObject({
+      /** The product code AWS Marketplace assigned to the listing. */
+      productCode: z
+        .string()
+        .regex(/^[a-zA-Z0-9]{1,255}$/, 'expected the AWS Marketplace product code (letters and digits)'),
+      /** The product id from the AWS Marketplace Management Portal, e.g. `prod-abcdef123456`. */
+      productId: z
+        .string()
+        .regex(/^prod-[a-zA-Z0-9]{6,}$/, 'expected an AWS Marketplace product id such as prod-abcdef123456'),
+      /** `license`: LicenseArn + CustomerAWSAccountId (listings from June 2026); `legacy`: CustomerIdentifier. */
+      identityMode: z
+        .enum(['license', 'legacy'], { message: 'expected "license" or "legacy"' })
+        .default('license'),
+      pricingModel: z.enum(['subscription', 'contract', 'contract-with-consumption'], {
+        message: 'expected "subscription", "contract" or "contract-with-consumption"',
+      }),
+      /** Region of the Metering and Entitlement Service endpoints. */
+      apiRegion: z
+        .string()
+        .regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, 'expected an AWS region such as us-east-1')
+        .default('us-east-1'),
+    }),
+    plans: z.strictObject({
+      /** Marketplace dimension → SaaSus plan id, for entitlements (contracts) and plan changes. */
+      byDimension: z.record(nonEmpty('a dimension key'), planId, {
+        message: 'expected an object mapping each Marketplace dimension to a SaaSus plan id',
+      }),
+      /** Plan for a new subscription (subscription pricing has no entitlement to map). */
+      defaultPlanId: planId.optional(),
+      /** Plan applied when a license is revoked; omit to remove the plan. */
+      revokedPlanId: planId.optional(),
+    }),
+    metering: z
+      .strictObject({
+        units: z.array(meteringUnitSchema).default([]),
+        /** Records older than this are never sent (AWS rejects the whole batch). */
+        allowedWindowHours: z.number().int().min(1).max(24).default(6),
+        /** Send quantity 0 for hours without usage (AWS recommends it). */
+        sendZeroUsage: z.boolean().default(true),
+        /** Time zone whose calendar days SaaSus date counts use. */
+        saasusDayTimeZone: timeZone.default('UTC'),
+        /** Minutes past the hour at which the hourly run starts. */
+        scheduleMinute: z.number().int().min(1).max(30).default(5),
+      })
+      .prefault({}),
+    saasus: z.strictObject({
+      /** Secrets Manager secret holding `{ saasId, apiKey, secretKey }`. */
+      secretName: nonEmpty('a Secrets Manager secret name'),
+      apiBaseUrl: z.url({ message: 'expected an https URL' }).default('https://api.saasus.io'),
+      /** The production env id (an integer in SaaSus). */
+      envId: z.number({ message: 'expected the SaaSus env id as a number, e.g. 3' }).int().positive(),
+      adminRoleNames: z.array(nonEmpty('a role name')).min(1, 'expected at least one admin role name'),
+      backOfficeStaffEmail: z.email({ message: 'expected an email address' }),
+      signInUrl: z.url({ message: 'expected the URL of the SaaS sign-in page' }),
+    }),
+    idoperation: z
+      .strictObject({
+        baseUrl: z.url({ message: 'expected the iDoperation API base URL' }),
+        /** Secrets Manager secret holding `{ authorization }`, the Authorization header value. */
+        secretName: nonEmpty('a Secrets Manager secret name'),
+        /** SaaSus plan id → iDoperation service codes (1 = PAM, 2 = EPM). */
+        servicesByPlan: z.record(
+          planId,
+          z
+            .array(
+              z.union([z.literal(1), z.literal(2)], { message: 'expected service code 1 (PAM) or 2 (EPM)' }),
+            )
+            .min(1),
+        ),
+        locale: z.enum(['ja', 'en']).default('ja'),
+      })
+      .optional(),
+    legacySns: z
+      .strictObject({
+        subscriptionTopicArn: snsTopicArn,
+        entitlementTopicArn: snsTopicArn.optional(),
+      })
+      .optional(),
+    saasusEvents: z
+      .strictObject({
+        /** The partner event source SaaSus created, e.g. `aws.partner/saasus.io/<id>/event`. */
+        eventSourceName: z
+          .string()
+          .regex(
+            /^aws\.partner\/saasus\.io\/.+$/,
+            'expected a partner event source name starting with aws.partner/saasus.io/',
+          ),
+      })
+      .optional(),
+    revocation: z
+      .strictObject({
+        /** Remove tenant users from the tenant when a license is revoked, or keep them. */
+        tenantUsers: z.enum(['remove', 'keep']).default('keep'),
+        /** Disable the users in iDoperation (`is_disabled: 1`) when a license is revoked. */
+        disableDirectoryUsers: z.boolean().default(true),
+      })
+      .prefault({}),
+    /** Email address subscribed to the alarm topic. */
+    alarmEmail: z.email({ message: 'expected an email address' }).optional(),
+  })
+  .superRefine((config, ctx) => {
+    for (const [dimension, plan] of Object.entries(config.plans.byDimension)) {
+      if (plan === undefined || plan === null) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['plans', 'byDimension', dimension],
+          message: `dimension "${dimension}" is mapped to no plan`,
+        });
+      }
+    }
+    if (Object.keys(config.plans.byDimension).length === 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['plans', 'byDimension'],
+        message: 'expected at least one Marketplace dimension mapped to a SaaSus plan',
+      });
+    }
+    if (config.marketplace.pricingModel === 'subscription' && !config.plans.defaultPlanId) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['plans', 'defaultPlanId'],
+        message: 'subscription pricing needs a defaultPlanId for new subscribers',
+      });
+    }
+    if (config.marketplace.pricingModel === 'contract' && config.metering.units.length > 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['metering', 'units'],
+        message: 'pure contract pricing is never metered; use contract-with-consumption to meter usage',
+      });
+    }
+    const dimensions = new Set<string>();
+    config.metering.units.forEach((unit, index) => {
+      if (dimensions.has(unit.dimension)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['metering', 'units', index, 'dimension'],
+          message: `dimension "${unit.dimension}" is metered by more than one SaaSus unit`,
+        });
+      }
+      dimensions.add(unit.dimension);
+    });
+    if (config.idoperation) {
+      const knownPlans = new Set([
+        ...Object.values(config.plans.byDimension),
+        ...(config.plans.defaultPlanId ? [config.plans.defaultPlanId] : []),
+      ]);
+      for (const plan of Object.keys(config.idoperation.servicesByPlan)) {
+        if (!knownPlans.has(plan)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['idoperation', 'servicesByPlan', plan],
+            message: `plan "${plan}" is not a plan any dimension maps to`,
+          });
+        }
+      }
+    }
+  });
+
+export type DeploymentConfig = z.output<typeof deploymentConfigSchema>;
+export type DeploymentConfigInput = z.input<typeof deploymentConfigSchema>;
+export type MeteringUnit = z.output<typeof meteringUnitSchema>;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Formats zod issues as one line per field: `plans.byDimension.pro: dimension "pro" is mapped to no plan`. */
+export const describeIssues = (error: z.ZodError): string =>
+  error.issues
+    .map((issue) => {
+      const path = issue.path.length > 0 ? issue.path.join('.') : '(root)';
+      if (issue.code === 'unrecognized_keys') {
+        const where = issue.path.length > 0 ? `${path}: ` : '';
+        return `${where}unknown field(s) ${issue.keys.map((key) => `"${key}"`).join(', ')} (check the spelling)`;
+      }
+      return `${path}: ${issue.message}`;
+    })
+    .join('\n');
+
+/** Parses a deployment config, throwing one readable ConfigError naming every bad field. */
+export const parseDeploymentConfig = (input: unknown, source = 'config'): DeploymentConfig => {
+  const result = deploymentConfigSchema.safeParse(input);
+  if (!result.success) {
+    throw new ConfigError(`Invalid ${source}:\n${describeIssues(result.error)}`);
+  }
+  return result.data;
+};

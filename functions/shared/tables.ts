@@ -1,0 +1,118 @@
+/**
+ * The DynamoDB key design, in one place. The CDK state construct builds the tables from these
+ * definitions and the runtime code (and the dynalite test harness) reads the same names, so the
+ * stack and the code cannot drift apart.
+ */
+
+export type KeyAttribute = { name: string; type: 'S' | 'N' };
+
+export type IndexDefinition = {
+  indexName: string;
+  partitionKey: KeyAttribute;
+  sortKey?: KeyAttribute;
+};
+
+export type TableDefinition = {
+  /** Logical id of the table in the stack; also the base of the local table name. */
+  id: string;
+  partitionKey: KeyAttribute;
+  sortKey?: KeyAttribute;
+  indexes: readonly IndexDefinition[];
+  /** Attribute holding an epoch-seconds expiry, when items expire. */
+  timeToLiveAttribute?: string;
+};
+
+/**
+ * One item per Marketplace license. `licenseKey` is the LicenseArn in `license` identity mode
+ * and the CustomerIdentifier in `legacy` mode, so concurrent agreements of one AWS account are
+ * separate items. Sparse indexes find a license from what other sources carry: the buyer's
+ * account (sign-up, agreement events), the legacy customer identifier (SNS notifications) and
+ * the SaaSus tenant (SaaSus partner events).
+ */
+export const licensesTable = {
+  id: 'Licenses',
+  partitionKey: { name: 'licenseKey', type: 'S' },
+  indexes: [
+    {
+      indexName: 'byAccount',
+      partitionKey: { name: 'customerAwsAccountId', type: 'S' },
+      sortKey: { name: 'licenseKey', type: 'S' },
+    },
+    {
+      indexName: 'byCustomerIdentifier',
+      partitionKey: { name: 'customerIdentifier', type: 'S' },
+    },
+    {
+      indexName: 'byTenant',
+      partitionKey: { name: 'tenantId', type: 'S' },
+    },
+  ],
+} as const satisfies TableDefinition;
+
+/**
+ * The metering ledger: one item per (license, dimension, usage hour). The sort key starts with
+ * the hour so a license's ledger reads in time order. `pendingShard` exists only while a record
+ * still has to be sent, which makes `pending` a sparse index of the unsent work.
+ */
+export const meteringLedgerTable = {
+  id: 'MeteringLedger',
+  partitionKey: { name: 'licenseKey', type: 'S' },
+  sortKey: { name: 'usageKey', type: 'S' },
+  indexes: [
+    {
+      indexName: 'pending',
+      partitionKey: { name: 'pendingShard', type: 'S' },
+      sortKey: { name: 'usageHour', type: 'S' },
+    },
+  ],
+  timeToLiveAttribute: 'expiresAt',
+} as const satisfies TableDefinition;
+
+/** The Powertools idempotency table, with the attribute names the persistence layer uses. */
+export const idempotencyTable = {
+  id: 'Idempotency',
+  partitionKey: { name: 'id', type: 'S' },
+  indexes: [],
+  timeToLiveAttribute: 'expiration',
+} as const satisfies TableDefinition;
+
+export const tableDefinitions = [licensesTable, meteringLedgerTable, idempotencyTable] as const;
+
+/** Ledger sort key: `<usage hour ISO>#<dimension>`, e.g. `2026-11-22T13:00:00.000Z#api_calls`. */
+export const ledgerUsageKey = (usageHour: Date, dimension: string): string =>
+  `${usageHour.toISOString()}#${dimension}`;
+
+/** CreateTable input for a definition (used by the local harness; CDK builds its own). */
+export const createTableInput = (definition: TableDefinition, tableName: string) => {
+  const attributes = new Map<string, KeyAttribute>();
+  const keys = [
+    definition.partitionKey,
+    definition.sortKey,
+    ...definition.indexes.flatMap((index) => [index.partitionKey, index.sortKey]),
+  ];
+  for (const key of keys) {
+    if (key) attributes.set(key.name, key);
+  }
+  const keySchema = (partitionKey: KeyAttribute, sortKey?: KeyAttribute) => [
+    { AttributeName: partitionKey.name, KeyType: 'HASH' as const },
+    ...(sortKey ? [{ AttributeName: sortKey.name, KeyType: 'RANGE' as const }] : []),
+  ];
+  return {
+    TableName: tableName,
+    BillingMode: 'PAY_PER_REQUEST' as const,
+    AttributeDefinitions: [...attributes.values()].map((key) => ({
+      AttributeName: key.name,
+      AttributeType: key.type,
+    })),
+    KeySchema: keySchema(definition.partitionKey, definition.sortKey),
+    ...(definition.indexes.length > 0
+      ? {
+          GlobalSecondaryIndexes: definition.indexes.map((index) => ({
+            IndexName: index.indexName,
+            KeySchema: keySchema(index.partitionKey, index.sortKey),
+            Projection: { ProjectionType: 'ALL' as const },
+          })),
+        }
+      : {}),
+  };
+};

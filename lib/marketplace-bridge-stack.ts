@@ -1,0 +1,28 @@
+import { Stack, type StackProps, Tags } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import type { DeploymentConfig } from '../functions/shared/config.js';
+import { Events } from './constructs/events.js';
+import { Metering } from './constructs/metering.js';
+import { SignUp } from './constructs/sign-up.js';
+import { State } from './constructs/state.js';
+
+export interface MarketplaceBridgeStackProps extends StackProps {
+  /** The validated deployment config (see `parseDeploymentConfig`). */
+  readonly config: DeploymentConfig;
+}
+
+/** The whole app: shared state plus one construct per capability. */
+export class MarketplaceBridgeStack extends Stack {
+  readonly state: State;
+
+  constructor(scope: Construct, id: string, props: MarketplaceBridgeStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    Tags.of(this).add('marketplace-bridge:stage', config.stage);
+
+    this.state = new State(this, 'State', { stage: config.stage });
+    new SignUp(this, 'SignUp', { config, state: this.state });
+    new Events(this, 'Events', { config, state: this.state });
+    new Metering(this, 'Metering', { config, state: this.state });
+  }
+}

@@ -1,0 +1,47 @@
+import { App, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { describe, expect, it } from 'vitest';
+import { BridgeFunction } from '../../lib/constructs/bridge-function.js';
+import { cdkJsonContext } from '../support/config.js';
+
+describe('BridgeFunction', () => {
+  const app = new App({ context: { ...cdkJsonContext(), 'aws:cdk:bundling-stacks': [] } });
+  const stack = new Stack(app, 'FunctionTest', { env: { region: 'us-east-1' } });
+  new BridgeFunction(stack, 'Subject', {
+    entry: 'test/fixtures/noop-handler.ts',
+    description: 'test subject',
+    serviceName: 'test-service',
+    environment: { EXTRA: 'value' },
+  });
+  const template = Template.fromStack(stack);
+
+  it('runs Node.js 24 on ARM64 with JSON logs and no X-Ray', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs24.x',
+      Architectures: ['arm64'],
+      Handler: 'index.handler',
+      LoggingConfig: Match.objectLike({ LogFormat: 'JSON' }),
+      TracingConfig: Match.absent(),
+    });
+  });
+
+  it('sets source maps and the Powertools environment, keeping extra variables', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: {
+          NODE_OPTIONS: '--enable-source-maps',
+          POWERTOOLS_SERVICE_NAME: 'test-service',
+          POWERTOOLS_METRICS_NAMESPACE: 'MarketplaceBridge',
+          POWERTOOLS_LOG_LEVEL: 'INFO',
+          EXTRA: 'value',
+        },
+      },
+    });
+  });
+
+  it('owns a log group with a retention period', () => {
+    template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+    const fn = Object.values(template.findResources('AWS::Lambda::Function'))[0];
+    expect(fn?.Properties.LoggingConfig.LogGroup).toEqual({ Ref: expect.stringMatching(/^SubjectLogs/) });
+  });
+});

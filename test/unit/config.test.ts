@@ -1,0 +1,157 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { ConfigError, parseDeploymentConfig } from '../../functions/shared/config.js';
+import { bridgeConfigVariable, parseEnv } from '../../functions/shared/env.js';
+import { exampleConfigInput } from '../support/config.js';
+
+const parseError = (input: unknown): string => {
+  try {
+    parseDeploymentConfig(input);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).message;
+  }
+  throw new Error('expected the config to be rejected');
+};
+
+describe('deployment config', () => {
+  it('accepts the shipped example and fills defaults', () => {
+    const input = exampleConfigInput();
+    delete input.marketplace.identityMode;
+    delete input.metering;
+    const config = parseDeploymentConfig(input);
+    expect(config.marketplace.identityMode).toBe('license');
+    expect(config.metering).toMatchObject({
+      allowedWindowHours: 6,
+      sendZeroUsage: true,
+      saasusDayTimeZone: 'UTC',
+    });
+    expect(config.revocation.tenantUsers).toBe('keep');
+  });
+
+  it('names a misspelt field', () => {
+    const input = exampleConfigInput() as Record<string, unknown>;
+    const saasus = input.saasus as Record<string, unknown>;
+    saasus.secretname = saasus.secretName;
+    delete saasus.secretName;
+    const message = parseError(input);
+    expect(message).toContain('saasus: unknown field(s) "secretname" (check the spelling)');
+    expect(message).toContain('saasus.secretName:');
+  });
+
+  it('rejects a dimension mapped to no plan', () => {
+    const input = exampleConfigInput() as { plans: { byDimension: Record<string, unknown> } };
+    input.plans.byDimension.enterprise = '';
+    expect(parseError(input)).toContain('plans.byDimension.enterprise: expected a SaaSus pricing plan id');
+    input.plans.byDimension.enterprise = null;
+    expect(parseError(input)).toMatch(/plans\.byDimension\.enterprise: .*expected/);
+  });
+
+  it('rejects a product id that is not an AWS Marketplace product id', () => {
+    const input = exampleConfigInput();
+    input.marketplace.productId = '12345';
+    expect(parseError(input)).toContain(
+      'marketplace.productId: expected an AWS Marketplace product id such as prod-abcdef123456',
+    );
+  });
+
+  it('rejects a non-numeric SaaSus env id', () => {
+    const input = exampleConfigInput() as { saasus: Record<string, unknown> };
+    input.saasus.envId = 'three';
+    expect(parseError(input)).toContain('saasus.envId: expected the SaaSus env id as a number');
+  });
+
+  it('requires a default plan for subscription pricing', () => {
+    const input = exampleConfigInput();
+    delete input.plans.defaultPlanId;
+    expect(parseError(input)).toContain('plans.defaultPlanId: subscription pricing needs a defaultPlanId');
+  });
+
+  it('rejects metering on a pure contract and an unknown time zone', () => {
+    const input = exampleConfigInput();
+    input.marketplace.pricingModel = 'contract';
+    input.metering = { ...input.metering, saasusDayTimeZone: 'Mars/Olympus' };
+    const message = parseError(input);
+    expect(message).toContain('metering.units: pure contract pricing is never metered');
+    expect(message).toContain('metering.saasusDayTimeZone: expected an IANA time zone');
+  });
+
+  it('rejects iDoperation services for a plan no dimension maps to', () => {
+    const input = exampleConfigInput();
+    if (!input.idoperation) throw new Error('example config has iDoperation settings');
+    input.idoperation.servicesByPlan['not-a-mapped-plan'] = [1];
+    expect(parseError(input)).toContain('idoperation.servicesByPlan.not-a-mapped-plan');
+  });
+});
+
+describe('function environment', () => {
+  const schema = z.object({ TABLE_NAME: z.string().min(1), BRIDGE_CONFIG: bridgeConfigVariable });
+
+  it('parses BRIDGE_CONFIG with the deployment schema', () => {
+    const env = parseEnv(schema, {
+      TABLE_NAME: 'licenses',
+      BRIDGE_CONFIG: JSON.stringify(exampleConfigInput()),
+    });
+    expect(env.BRIDGE_CONFIG.marketplace.productId).toBe('prod-examplebridge01');
+  });
+
+  it('names the missing variable and the bad config field', () => {
+    const bad = exampleConfigInput();
+    bad.stage = 'Prod!';
+    expect(() => parseEnv(schema, { BRIDGE_CONFIG: JSON.stringify(bad) })).toThrow(
+      /TABLE_NAME: .*\n.*BRIDGE_CONFIG: Invalid BRIDGE_CONFIG:\nstage: expected 2-20 lowercase/s,
+    );
+  });
+});
+
+describe('cdk synth with a bad config', () => {
+  const synthWith = (input: unknown) => {
+    const dir = mkdtempSync(join(tmpdir(), 'bridge-config-'));
+    const file = join(dir, 'config.json');
+    writeFileSync(file, JSON.stringify(input));
+    return spawnSync(process.execPath, ['--import', 'tsx', 'bin/app.ts'], {
+      encoding: 'utf8',
+      env: {
+        ...process.env,
+        CDK_OUTDIR: join(dir, 'cdk.out'),
+        CDK_CONTEXT_JSON: JSON.stringify({ configFile: file, 'aws:cdk:bundling-stacks': [] }),
+      },
+    });
+  };
+
+  it.each([
+    [
+      'a misspelt field',
+      (input: ReturnType<typeof exampleConfigInput>) => {
+        (input as Record<string, unknown>).stagee = 'dev';
+      },
+      'unknown field(s) "stagee"',
+    ],
+    [
+      'a dimension mapped to no plan',
+      (input: ReturnType<typeof exampleConfigInput>) => {
+        input.plans.byDimension.pro = '';
+      },
+      'plans.byDimension.pro: expected a SaaSus pricing plan id',
+    ],
+    [
+      'a malformed product id',
+      (input: ReturnType<typeof exampleConfigInput>) => {
+        input.marketplace.productId = '12345';
+      },
+      'marketplace.productId: expected an AWS Marketplace product id',
+    ],
+  ])('fails with %s, naming the field', (_case, mutate, expected) => {
+    const input = exampleConfigInput();
+    mutate(input);
+    const result = synthWith(input);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('Invalid config file');
+    expect(result.stderr).toContain(expected);
+    expect(result.stderr).not.toContain('    at '); // a message, not a stack trace
+  });
+});
