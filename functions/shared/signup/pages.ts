@@ -1,0 +1,325 @@
+import { z } from 'zod';
+
+/**
+ * The server-rendered pages of the sign-up flow, in Japanese and English. No front-end
+ * framework: plain HTML with a small inline stylesheet that reads well on a phone. Every value
+ * that reaches a page goes through `escapeHtml`.
+ */
+
+export type Language = 'ja' | 'en';
+
+/** Picks Japanese when the browser prefers it over English, English otherwise. */
+export const languageFrom = (acceptLanguage: string | undefined): Language => {
+  const preferences = (acceptLanguage ?? '')
+    .split(',')
+    .map((entry, index) => {
+      const [tag = '', ...params] = entry.trim().toLowerCase().split(';');
+      const q = Number(params.find((param) => param.trim().startsWith('q='))?.split('=')[1] ?? '1');
+      return { tag, q: Number.isFinite(q) ? q : 0, index };
+    })
+    .filter((preference) => preference.tag.startsWith('ja') || preference.tag.startsWith('en'))
+    .sort((a, b) => b.q - a.q || a.index - b.index);
+  return preferences[0]?.tag.startsWith('ja') ? 'ja' : 'en';
+};
+
+export const escapeHtml = (value: unknown): string =>
+  String(value ?? '').replace(
+    /[&<>"'`=/]/g,
+    (character) =>
+      ({
+        '&': '&amp;',
+        '<': '&lt;',
+        '>': '&gt;',
+        '"': '&quot;',
+        "'": '&#39;',
+        '`': '&#96;',
+        '=': '&#61;',
+        '/': '&#47;',
+      })[character] ?? character,
+  );
+
+const text = {
+  en: {
+    title: 'Set up your account',
+    intro: 'Thank you for subscribing through AWS Marketplace. Tell us who will administer your account.',
+    tenantName: 'Company or team name',
+    adminEmail: 'Administrator email',
+    adminName: 'Administrator name',
+    submit: 'Create my account',
+    linkIntro: 'Already have an account with us?',
+    linkAction: 'Link this subscription to my existing account',
+    readyTitle: 'Your account is ready',
+    readyBody:
+      'We created your account. Sign in with the email address you entered; check your inbox for a temporary password.',
+    preparingTitle: 'Your account is being prepared',
+    preparingBody:
+      'We created your account. AWS Marketplace is still confirming your subscription; your plan is applied as soon as it is confirmed. You can sign in now.',
+    linkedTitle: 'Subscription linked',
+    linkedBody: 'This subscription is now attached to your existing account.',
+    signIn: 'Sign in',
+    chooseTenantTitle: 'Choose the account to link',
+    chooseTenantBody: 'Pick the account this AWS Marketplace subscription should be attached to.',
+    link: 'Link',
+    errors: {
+      'bad-request': ['We could not read this request', 'Please start again from AWS Marketplace.'],
+      'token-invalid': [
+        'This link is no longer valid',
+        'Return to AWS Marketplace and click "Set up your account" again.',
+      ],
+      'product-mismatch': [
+        'This subscription is for another product',
+        'Return to AWS Marketplace and check the product.',
+      ],
+      'session-expired': [
+        'Your registration session has expired',
+        'Return to AWS Marketplace and click "Set up your account" again.',
+      ],
+      'try-again': ['We are busy right now', 'Nothing was lost. Please try again in a minute.'],
+      'method-not-allowed': ['This page cannot be used that way', 'Please start again from AWS Marketplace.'],
+      'not-found': ['Page not found', 'Please start again from AWS Marketplace.'],
+      forbidden: ['This request was refused', 'Reload the registration page and try again.'],
+      internal: ['Something went wrong on our side', 'Please try again later. Nothing was charged twice.'],
+    },
+    field: {
+      tenantNameRequired: 'Enter your company or team name.',
+      tenantNameTooLong: 'Use at most 100 characters.',
+      adminEmailInvalid: 'Enter a valid email address, e.g. name@example.com.',
+      adminNameRequired: "Enter the administrator's name.",
+      adminNameTooLong: 'Use at most 64 characters.',
+      invalidCharacters: 'Remove control characters.',
+    },
+  },
+  ja: {
+    title: 'アカウントの設定',
+    intro: 'AWS Marketplace でのご購入ありがとうございます。アカウントの管理者を入力してください。',
+    tenantName: '会社名またはチーム名',
+    adminEmail: '管理者のメールアドレス',
+    adminName: '管理者の氏名',
+    submit: 'アカウントを作成',
+    linkIntro: 'すでにアカウントをお持ちですか?',
+    linkAction: 'このサブスクリプションを既存のアカウントに紐付ける',
+    readyTitle: 'アカウントの準備ができました',
+    readyBody:
+      'アカウントを作成しました。入力したメールアドレスでサインインしてください。仮パスワードをメールでお送りしています。',
+    preparingTitle: 'アカウントを準備しています',
+    preparingBody:
+      'アカウントを作成しました。AWS Marketplace での購入確認が完了し次第、プランを適用します。サインインは今すぐ可能です。',
+    linkedTitle: 'サブスクリプションを紐付けました',
+    linkedBody: 'このサブスクリプションは既存のアカウントに紐付けられました。',
+    signIn: 'サインイン',
+    chooseTenantTitle: '紐付けるアカウントを選択',
+    chooseTenantBody: 'この AWS Marketplace のサブスクリプションを紐付けるアカウントを選んでください。',
+    link: '紐付ける',
+    errors: {
+      'bad-request': ['リクエストを読み取れませんでした', 'AWS Marketplace からもう一度お試しください。'],
+      'token-invalid': [
+        'このリンクは有効期限が切れています',
+        'AWS Marketplace に戻り、「アカウントを設定」をもう一度クリックしてください。',
+      ],
+      'product-mismatch': [
+        '別の製品のサブスクリプションです',
+        'AWS Marketplace に戻り、製品をご確認ください。',
+      ],
+      'session-expired': [
+        '登録セッションの有効期限が切れました',
+        'AWS Marketplace に戻り、「アカウントを設定」をもう一度クリックしてください。',
+      ],
+      'try-again': [
+        'ただいま混み合っています',
+        'データは失われていません。1 分ほどしてからもう一度お試しください。',
+      ],
+      'method-not-allowed': [
+        'このページはその方法では利用できません',
+        'AWS Marketplace からもう一度お試しください。',
+      ],
+      'not-found': ['ページが見つかりません', 'AWS Marketplace からもう一度お試しください。'],
+      forbidden: [
+        'リクエストを受け付けられませんでした',
+        '登録ページを再読み込みしてもう一度お試しください。',
+      ],
+      internal: [
+        'エラーが発生しました',
+        'しばらくしてからもう一度お試しください。二重に請求されることはありません。',
+      ],
+    },
+    field: {
+      tenantNameRequired: '会社名またはチーム名を入力してください。',
+      tenantNameTooLong: '100 文字以内で入力してください。',
+      adminEmailInvalid: '有効なメールアドレスを入力してください(例: name@example.com)。',
+      adminNameRequired: '管理者の氏名を入力してください。',
+      adminNameTooLong: '64 文字以内で入力してください。',
+      invalidCharacters: '制御文字を含めないでください。',
+    },
+  },
+} as const;
+
+export type ErrorPageKind = keyof (typeof text)['en']['errors'];
+type FieldMessageKey = keyof (typeof text)['en']['field'];
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
+
+/** The registration form; messages are keys into the page texts so they render in either language. */
+export const registrationFormSchema = z.object({
+  tenantName: z
+    .string({ message: 'tenantNameRequired' })
+    .trim()
+    .min(1, 'tenantNameRequired')
+    .max(100, 'tenantNameTooLong')
+    .refine((value) => !CONTROL_CHARACTERS.test(value), 'invalidCharacters'),
+  adminEmail: z
+    .string({ message: 'adminEmailInvalid' })
+    .trim()
+    .max(254, 'adminEmailInvalid')
+    .pipe(z.email({ message: 'adminEmailInvalid' })),
+  adminName: z
+    .string({ message: 'adminNameRequired' })
+    .trim()
+    .min(1, 'adminNameRequired')
+    .max(64, 'adminNameTooLong')
+    .refine((value) => !CONTROL_CHARACTERS.test(value), 'invalidCharacters'),
+});
+
+export type RegistrationForm = z.output<typeof registrationFormSchema>;
+export type RegistrationFieldErrors = Partial<Record<keyof RegistrationForm, FieldMessageKey>>;
+
+export const validateRegistrationForm = (
+  fields: Map<string, string>,
+): { ok: true; form: RegistrationForm } | { ok: false; errors: RegistrationFieldErrors } => {
+  const result = registrationFormSchema.safeParse({
+    tenantName: fields.get('tenantName'),
+    adminEmail: fields.get('adminEmail'),
+    adminName: fields.get('adminName'),
+  });
+  if (result.success) return { ok: true, form: result.data };
+  const errors: RegistrationFieldErrors = {};
+  for (const issue of result.error.issues) {
+    const field = issue.path[0] as keyof RegistrationForm;
+    const key = (issue.message in text.en.field ? issue.message : 'invalidCharacters') as FieldMessageKey;
+    errors[field] ??= key;
+  }
+  return { ok: false, errors };
+};
+
+const layout = (lang: Language, title: string, body: string): string => `<!doctype html>
+<html lang="${lang}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>${escapeHtml(title)}</title>
+<style>
+*{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI","Hiragino Sans","Noto Sans JP",sans-serif;background:#f4f6f8;color:#1d2630}
+main{max-width:34rem;margin:0 auto;padding:2rem 1.25rem}.card{background:#fff;border-radius:12px;padding:1.5rem;box-shadow:0 1px 3px rgba(0,0,0,.08)}
+h1{font-size:1.4rem;margin:0 0 .75rem}label{display:block;font-weight:600;margin:1rem 0 .25rem}
+input[type=text],input[type=email]{width:100%;padding:.7rem;border:1px solid #b8c2cc;border-radius:8px;font:inherit}
+input[aria-invalid=true]{border-color:#c62828}.error{color:#c62828;font-size:.9rem;margin:.25rem 0 0}
+button,.button{display:inline-block;margin-top:1.25rem;padding:.75rem 1.25rem;border:0;border-radius:8px;background:#0b5cad;color:#fff;font:inherit;font-weight:600;text-decoration:none;cursor:pointer}
+.muted{color:#5a6773;font-size:.95rem}ul.tenants{list-style:none;padding:0}ul.tenants li{margin:.5rem 0}
+</style>
+</head>
+<body><main><div class="card">${body}</div></main></body>
+</html>`;
+
+export interface RegistrationPageInput {
+  lang: Language;
+  csrfToken: string;
+  values?: Partial<Record<keyof RegistrationForm, string>>;
+  errors?: RegistrationFieldErrors;
+  /** Where "link to my existing account" starts; omitted hides the option. */
+  linkUrl?: string;
+}
+
+export const registrationPage = ({
+  lang,
+  csrfToken,
+  values = {},
+  errors = {},
+  linkUrl,
+}: RegistrationPageInput) => {
+  const t = text[lang];
+  const field = (name: keyof RegistrationForm, type: 'text' | 'email', autocomplete: string) => {
+    const error = errors[name];
+    return `<label for="${name}">${escapeHtml(t[name])}</label>
+<input id="${name}" name="${name}" type="${type}" autocomplete="${autocomplete}" required value="${escapeHtml(values[name] ?? '')}"${
+      error ? ` aria-invalid="true" aria-describedby="${name}-error"` : ''
+    }>${error ? `\n<p class="error" id="${name}-error">${escapeHtml(t.field[error])}</p>` : ''}`;
+  };
+  return layout(
+    lang,
+    t.title,
+    `<h1>${escapeHtml(t.title)}</h1>
+<p class="muted">${escapeHtml(t.intro)}</p>
+<form method="post" action="/register" novalidate>
+<input type="hidden" name="csrf" value="${escapeHtml(csrfToken)}">
+${field('tenantName', 'text', 'organization')}
+${field('adminEmail', 'email', 'email')}
+${field('adminName', 'text', 'name')}
+<button type="submit">${escapeHtml(t.submit)}</button>
+</form>${
+      linkUrl
+        ? `\n<p class="muted">${escapeHtml(t.linkIntro)} <a href="${escapeHtml(linkUrl)}">${escapeHtml(t.linkAction)}</a></p>`
+        : ''
+    }`,
+  );
+};
+
+export const finishPage = ({
+  lang,
+  outcome,
+  signInUrl,
+}: {
+  lang: Language;
+  outcome: 'ready' | 'preparing' | 'linked';
+  signInUrl: string;
+}) => {
+  const t = text[lang];
+  const outcomes: Record<typeof outcome, readonly [string, string]> = {
+    ready: [t.readyTitle, t.readyBody],
+    preparing: [t.preparingTitle, t.preparingBody],
+    linked: [t.linkedTitle, t.linkedBody],
+  };
+  const [title, body] = outcomes[outcome];
+  return layout(
+    lang,
+    title,
+    `<h1>${escapeHtml(title)}</h1>
+<p>${escapeHtml(body)}</p>
+<a class="button" href="${escapeHtml(signInUrl)}">${escapeHtml(t.signIn)}</a>`,
+  );
+};
+
+export const tenantChoicePage = ({
+  lang,
+  csrfToken,
+  tenants,
+}: {
+  lang: Language;
+  csrfToken: string;
+  tenants: readonly { id: string; name: string }[];
+}) => {
+  const t = text[lang];
+  const items = tenants
+    .map(
+      (tenant) => `<li><form method="post" action="/link">
+<input type="hidden" name="csrf" value="${escapeHtml(csrfToken)}">
+<input type="hidden" name="tenantId" value="${escapeHtml(tenant.id)}">
+<button type="submit">${escapeHtml(t.link)}: ${escapeHtml(tenant.name)}</button>
+</form></li>`,
+    )
+    .join('\n');
+  return layout(
+    lang,
+    t.chooseTenantTitle,
+    `<h1>${escapeHtml(t.chooseTenantTitle)}</h1>
+<p class="muted">${escapeHtml(t.chooseTenantBody)}</p>
+<ul class="tenants">
+${items}
+</ul>`,
+  );
+};
+
+export const errorPage = (lang: Language, kind: ErrorPageKind) => {
+  const [title, body] = text[lang].errors[kind];
+  return layout(lang, title, `<h1>${escapeHtml(title)}</h1>\n<p>${escapeHtml(body)}</p>`);
+};

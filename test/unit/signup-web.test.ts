@@ -1,0 +1,193 @@
+import { describe, expect, it } from 'vitest';
+import {
+  errorPage,
+  escapeHtml,
+  finishPage,
+  languageFrom,
+  registrationPage,
+  tenantChoicePage,
+  validateRegistrationForm,
+} from '../../functions/shared/signup/pages.js';
+import { FormRequestError, parseFulfillmentRequest } from '../../functions/shared/signup/request.js';
+import {
+  createSessionSealer,
+  readCookie,
+  SESSION_COOKIE,
+  SessionError,
+  sessionCookie,
+} from '../../functions/shared/signup/session.js';
+
+const secret = 'k'.repeat(48);
+
+describe('registration session', () => {
+  it('round-trips a sealed session that does not reveal its contents', () => {
+    const sealer = createSessionSealer(secret);
+    const { cookieValue, session } = sealer.seal({ lk: 'arn:aws:license-manager::1:license:l-1' });
+    expect(cookieValue).not.toContain('license');
+    expect(sealer.open(cookieValue)).toEqual(session);
+  });
+
+  it('rejects a tampered, foreign-key or expired session', () => {
+    let clock = 1_000_000;
+    const sealer = createSessionSealer(secret, { ttlMs: 1000, now: () => clock });
+    const { cookieValue } = sealer.seal({ lk: 'l-1' });
+    const [iv, tag, body] = cookieValue.split('.') as [string, string, string];
+    const flipped = `${iv}.${tag}.${body.slice(0, -2)}${body.endsWith('A') ? 'B' : 'A'}${body.slice(-1)}`;
+    expect(() => sealer.open(flipped)).toThrow(SessionError);
+    expect(() => createSessionSealer('x'.repeat(48)).open(cookieValue)).toThrow(
+      'altered or sealed with another key',
+    );
+    clock += 1001;
+    expect(() => sealer.open(cookieValue)).toThrow('expired');
+    expect(() => sealer.open(undefined)).toThrow('No registration session');
+    expect(() => sealer.open('not.a.session')).toThrow(SessionError);
+  });
+
+  it('binds the CSRF token to the session', () => {
+    const sealer = createSessionSealer(secret);
+    const a = sealer.seal({ lk: 'l-1' }).session;
+    const b = sealer.seal({ lk: 'l-1' }).session;
+    expect(sealer.verifyCsrf(a, sealer.csrfToken(a))).toBe(true);
+    expect(sealer.verifyCsrf(a, sealer.csrfToken(b))).toBe(false);
+    expect(sealer.verifyCsrf(a, undefined)).toBe(false);
+  });
+
+  it('refuses a short key and sets a locked-down cookie', () => {
+    expect(() => createSessionSealer('short')).toThrow('at least 32');
+    expect(sessionCookie('v', 60)).toBe(
+      `${SESSION_COOKIE}=v; Path=/; Max-Age=60; HttpOnly; Secure; SameSite=Lax`,
+    );
+    expect(readCookie(['a=1', `${SESSION_COOKIE}=abc.def.ghi`], SESSION_COOKIE)).toBe('abc.def.ghi');
+    expect(readCookie(['a=1; mb_registration=xyz'], SESSION_COOKIE)).toBe('xyz');
+    expect(readCookie(undefined, SESSION_COOKIE)).toBeUndefined();
+  });
+});
+
+describe('fulfillment request', () => {
+  const form = 'application/x-www-form-urlencoded';
+  const problem = (request: Parameters<typeof parseFulfillmentRequest>[0]) => {
+    try {
+      parseFulfillmentRequest(request);
+    } catch (error) {
+      if (error instanceof FormRequestError) return error.problem;
+      throw error;
+    }
+    return 'accepted';
+  };
+
+  it('reads the token from urlencoded, base64-encoded and multipart bodies', () => {
+    const body = 'x-amzn-marketplace-token=abc%2Bdef%2F%3D&x-amzn-marketplace-offer-type=free-trial';
+    expect(parseFulfillmentRequest({ body, headers: { 'content-type': form } })).toEqual({
+      token: 'abc+def/=',
+      freeTrial: true,
+    });
+    expect(
+      parseFulfillmentRequest({
+        body: Buffer.from(body).toString('base64'),
+        isBase64Encoded: true,
+        headers: { 'content-type': form },
+      }),
+    ).toEqual({ token: 'abc+def/=', freeTrial: true });
+    const multipart = [
+      '--XyZ',
+      'Content-Disposition: form-data; name="x-amzn-marketplace-token"',
+      '',
+      'tok123',
+      '--XyZ--',
+      '',
+    ].join('\r\n');
+    expect(
+      parseFulfillmentRequest({
+        body: multipart,
+        headers: { 'content-type': 'multipart/form-data; boundary=XyZ' },
+      }),
+    ).toEqual({ token: 'tok123', freeTrial: false });
+  });
+
+  it('names what is wrong with a bad request', () => {
+    expect(problem({ body: 'other=1', headers: { 'content-type': form } })).toBe('missing-token');
+    expect(problem({ body: 'x-amzn-marketplace-token=%20', headers: { 'content-type': form } })).toBe(
+      'empty-token',
+    );
+    expect(
+      problem({ body: `x-amzn-marketplace-token=${'a'.repeat(5000)}`, headers: { 'content-type': form } }),
+    ).toBe('oversized');
+    expect(problem({ body: 'x'.repeat(70_000), headers: { 'content-type': form } })).toBe('oversized');
+    expect(problem({ body: 'x-amzn-marketplace-token=<script>', headers: { 'content-type': form } })).toBe(
+      'malformed',
+    );
+    expect(
+      problem({ body: '{"x-amzn-marketplace-token":"a"}', headers: { 'content-type': 'application/json' } }),
+    ).toBe('unsupported-media-type');
+    expect(problem({ body: '%%%', isBase64Encoded: true, headers: {} })).toBe('malformed');
+    expect(problem({ body: 'garbage', headers: { 'content-type': 'multipart/form-data' } })).toBe(
+      'malformed',
+    );
+  });
+});
+
+describe('pages', () => {
+  it('chooses the language from Accept-Language', () => {
+    expect(languageFrom('ja,en-US;q=0.9')).toBe('ja');
+    expect(languageFrom('en-US,en;q=0.9,ja;q=0.8')).toBe('en');
+    expect(languageFrom('fr-FR,ja;q=0.5')).toBe('ja');
+    expect(languageFrom('en;q=0.2,ja;q=0.9')).toBe('ja');
+    expect(languageFrom(undefined)).toBe('en');
+  });
+
+  it('escapes everything it echoes', () => {
+    const hostile = '"><script>alert(1)</script>';
+    const html = registrationPage({
+      lang: 'en',
+      csrfToken: 'csrf"token',
+      values: { tenantName: hostile, adminEmail: hostile, adminName: hostile },
+      errors: { adminEmail: 'adminEmailInvalid' },
+    });
+    expect(html).not.toContain('<script>');
+    expect(html).toContain(escapeHtml(hostile));
+    expect(html).toContain('value="csrf&quot;token"');
+    expect(
+      tenantChoicePage({ lang: 'ja', csrfToken: 't', tenants: [{ id: '1', name: hostile }] }),
+    ).not.toContain('<script>');
+  });
+
+  it('shows each field error next to its field, in the chosen language', () => {
+    const invalid = validateRegistrationForm(new Map([['adminEmail', 'not-an-email']]));
+    expect(invalid).toEqual({
+      ok: false,
+      errors: {
+        tenantName: 'tenantNameRequired',
+        adminEmail: 'adminEmailInvalid',
+        adminName: 'adminNameRequired',
+      },
+    });
+    if (invalid.ok) throw new Error('expected errors');
+    const html = registrationPage({ lang: 'ja', csrfToken: 't', errors: invalid.errors });
+    expect(html).toContain('<html lang="ja">');
+    expect(html).toMatch(
+      /id="adminEmail"[^>]*aria-invalid="true"[^>]*>\n<p class="error" id="adminEmail-error">有効な/,
+    );
+  });
+
+  it('accepts a valid form, trimmed', () => {
+    expect(
+      validateRegistrationForm(
+        new Map([
+          ['tenantName', '  Acme  '],
+          ['adminEmail', 'admin@acme.example'],
+          ['adminName', 'Ada'],
+        ]),
+      ),
+    ).toEqual({ ok: true, form: { tenantName: 'Acme', adminEmail: 'admin@acme.example', adminName: 'Ada' } });
+    expect(validateRegistrationForm(new Map([['tenantName', 'a'.repeat(101)]]))).toMatchObject({
+      errors: { tenantName: 'tenantNameTooLong' },
+    });
+  });
+
+  it('renders the finish and error pages with a link to sign in and the token advice', () => {
+    expect(finishPage({ lang: 'en', outcome: 'preparing', signInUrl: 'https://a.example/in' })).toContain(
+      'being prepared',
+    );
+    expect(errorPage('en', 'token-invalid')).toContain('click &quot;Set up your account&quot; again');
+  });
+});
