@@ -1,4 +1,8 @@
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import {
+  GetSecretValueCommand,
+  ResourceNotFoundException,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
 import type { z } from 'zod';
 
 /**
@@ -36,7 +40,14 @@ export const secretsManagerSource = (
 ): SecretSource => {
   const cache = new Map<string, { raw: Promise<string>; expiresAt: number }>();
   const fetchRaw = async (secretName: string): Promise<string> => {
-    const output = await client.send(new GetSecretValueCommand({ SecretId: secretName }));
+    const output = await client
+      .send(new GetSecretValueCommand({ SecretId: secretName }))
+      .catch((error: unknown) => {
+        if (error instanceof ResourceNotFoundException) {
+          throw new SecretError(`Secret ${secretName} not found`, { cause: error });
+        }
+        throw error;
+      });
     if (output.SecretString === undefined) throw new SecretError(`Secret ${secretName} has no string value`);
     return output.SecretString;
   };
