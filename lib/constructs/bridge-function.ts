@@ -1,5 +1,5 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
-import { Architecture, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { Architecture, type CfnFunction, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
@@ -22,6 +22,9 @@ export interface BridgeFunctionProps {
   /** Reserved concurrency, to cap what a public endpoint can cost. @default none */
   readonly reservedConcurrentExecutions?: number;
 }
+
+/** Template metadata key holding a function's source entry (read by the sandbox router). */
+export const ENTRY_METADATA_KEY = 'MarketplaceBridge:Entry';
 
 /** Metrics namespace shared by every function of the app. */
 export const METRICS_NAMESPACE = 'MarketplaceBridge';

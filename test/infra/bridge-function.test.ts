@@ -39,6 +39,11 @@ describe('BridgeFunction', () => {
     });
   });
 
+  it('records its source entry in the template metadata for the sandbox', () => {
+    const fn = Object.values(template.findResources('AWS::Lambda::Function'))[0];
+    expect(fn?.Metadata?.['MarketplaceBridge:Entry']).toBe('test/fixtures/noop-handler.ts');
+  });
+
   it('owns a log group with a retention period', () => {
     template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
     const fn = Object.values(template.findResources('AWS::Lambda::Function'))[0];
