@@ -75,5 +75,7 @@ export class BridgeFunction extends NodejsFunction {
           "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
       },
     });
+    // Lets the local sandbox find the source module behind each function in the synthesized template.
+    (this.node.defaultChild as CfnFunction).addMetadata(ENTRY_METADATA_KEY, props.entry);
   }
 }
