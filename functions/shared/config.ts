@@ -92,7 +92,7 @@ export const deploymentConfigSchema = z
       .strictObject({
         units: z.array(meteringUnitSchema).default([]),
         /** Records older than this are never sent (AWS rejects the whole batch). */
-        allowedWindowHours: z.number().int().min(1).max(24).default(6),
+        allowedWindowHours: z.number().int().min(2).max(24).default(6),
         /** Send quantity 0 for hours without usage (AWS recommends it). */
         sendZeroUsage: z.boolean().default(true),
         /** Time zone whose calendar days SaaSus date counts use. */
