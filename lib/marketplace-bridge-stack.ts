@@ -1,6 +1,7 @@
 import { Stack, type StackProps, Tags } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { DeploymentConfig } from '../functions/shared/config.js';
+import { Alarms } from './constructs/alarms.js';
 import { Events } from './constructs/events.js';
 import { Metering } from './constructs/metering.js';
 import { SignUp } from './constructs/sign-up.js';
@@ -21,7 +22,8 @@ export class MarketplaceBridgeStack extends Stack {
     Tags.of(this).add('marketplace-bridge:stage', config.stage);
 
     this.state = new State(this, 'State', { stage: config.stage });
-    new SignUp(this, 'SignUp', { config, state: this.state });
+    const alarms = new Alarms(this, 'Alarms', config.alarmEmail ? { email: config.alarmEmail } : {});
+    new SignUp(this, 'SignUp', { config, state: this.state, alarms });
     new Events(this, 'Events', { config, state: this.state });
     new Metering(this, 'Metering', { config, state: this.state });
   }

@@ -223,6 +223,8 @@ button,.button{display:inline-block;margin-top:1.25rem;padding:.75rem 1.25rem;bo
 
 export interface RegistrationPageInput {
   lang: Language;
+  /** Path prefix of the sign-up routes ('' behind API Gateway). */
+  basePath?: string;
   csrfToken: string;
   values?: Partial<Record<keyof RegistrationForm, string>>;
   errors?: RegistrationFieldErrors;
@@ -232,6 +234,7 @@ export interface RegistrationPageInput {
 
 export const registrationPage = ({
   lang,
+  basePath = '',
   csrfToken,
   values = {},
   errors = {},
@@ -250,7 +253,7 @@ export const registrationPage = ({
     t.title,
     `<h1>${escapeHtml(t.title)}</h1>
 <p class="muted">${escapeHtml(t.intro)}</p>
-<form method="post" action="/register" novalidate>
+<form method="post" action="${escapeHtml(`${basePath}/register`)}" novalidate>
 <input type="hidden" name="csrf" value="${escapeHtml(csrfToken)}">
 ${field('tenantName', 'text', 'organization')}
 ${field('adminEmail', 'email', 'email')}
@@ -291,17 +294,19 @@ export const finishPage = ({
 
 export const tenantChoicePage = ({
   lang,
+  basePath = '',
   csrfToken,
   tenants,
 }: {
   lang: Language;
+  basePath?: string;
   csrfToken: string;
   tenants: readonly { id: string; name: string }[];
 }) => {
   const t = text[lang];
   const items = tenants
     .map(
-      (tenant) => `<li><form method="post" action="/link">
+      (tenant) => `<li><form method="post" action="${escapeHtml(`${basePath}/link`)}">
 <input type="hidden" name="csrf" value="${escapeHtml(csrfToken)}">
 <input type="hidden" name="tenantId" value="${escapeHtml(tenant.id)}">
 <button type="submit">${escapeHtml(t.link)}: ${escapeHtml(tenant.name)}</button>

@@ -26,6 +26,8 @@ const sessionSchema = z.object({
   exp: z.number().int(),
   /** For the "link an existing account" flow: the SaaSus user id proven through SaaSus sign-in. */
   uid: z.string().optional(),
+  /** The tenants SaaSus says that user belongs to: the only ones the license may be linked to. */
+  tids: z.array(z.string()).max(200).optional(),
 });
 
 export type RegistrationSession = z.output<typeof sessionSchema>;

@@ -1,0 +1,163 @@
+import type { DeploymentConfig } from '../config.js';
+import { type EntitlementSnapshot, mappedDimensions, newerSnapshot } from './entitlements.js';
+import type { LicenseRecord } from './record.js';
+import { type DerivedStatus, deriveStatus } from './status.js';
+
+/**
+ * What the outside world should look like for a license: the SaaSus plan, tenant users,
+ * directory users and metering. Pure: reconcile.ts turns it into actions against observed state.
+ */
+
+/** The parts of the deployment config the effects depend on (a whole DeploymentConfig fits). */
+export interface EffectConfig {
+  readonly marketplace: Pick<DeploymentConfig['marketplace'], 'pricingModel'>;
+  readonly plans: DeploymentConfig['plans'];
+  readonly revocation: DeploymentConfig['revocation'];
+}
+
+export interface RegisteredUser {
+  /** SaaSus user id. */
+  readonly userId: string;
+  /** iDoperation user id, when the user was registered there. */
+  readonly directoryUserId?: string;
+}
+
+/** The SaaSus tenant of a license and its users, as sign-up and SaaSus events recorded them. */
+export interface Registration {
+  readonly tenantId: string;
+  readonly users: readonly RegisteredUser[];
+}
+
+export interface EffectContext {
+  readonly config: EffectConfig;
+  /** Absent until sign-up created the tenant: then nothing in SaaSus can be changed yet. */
+  readonly registration?: Registration;
+  /** A fresher entitlement read than the record's (the newer of the two is used). */
+  readonly entitlements?: EntitlementSnapshot;
+}
+
+export type AccessState = 'pending' | 'enabled' | 'revoked';
+
+export type RevocationReason = 'license-ending' | 'license-ended' | 'activation-failed' | 'no-entitlement';
+
+export type PlanDecision =
+  | { readonly kind: 'set'; readonly planId: string | null; readonly reason: string }
+  /** Leave the tenant's plan as it is (nothing to decide it from yet). */
+  | { readonly kind: 'keep'; readonly reason: string };
+
+export interface DesiredEffects {
+  readonly status: DerivedStatus;
+  readonly access: AccessState;
+  readonly revocationReason?: RevocationReason;
+  readonly plan: PlanDecision;
+  /** Entitled dimensions of the snapshot used (sorted). */
+  readonly entitledDimensions: readonly string[];
+  /** Tenant membership: the registered users are members, or every member is removed. */
+  readonly tenantUsers: 'present' | 'removed';
+  readonly directoryUsers: 'enabled' | 'disabled';
+  /** Whether hourly metering may send records for the license. */
+  readonly metering: 'open' | 'closed';
+  /** The final usage of the current ending episode still has to be sent. */
+  readonly finalFlushDue: boolean;
+  readonly registration?: Registration;
+}
+
+const accessOf = (
+  derived: DerivedStatus,
+  config: EffectConfig,
+  snapshot: EntitlementSnapshot | undefined,
+): { access: AccessState; revocationReason?: RevocationReason } => {
+  switch (derived.status) {
+    case 'pending':
+      return { access: 'pending' };
+    case 'active':
+      // Contracts are defined by their entitlements: an empty read means the contract lapsed
+      // (the only revocation signal legacy contract listings get).
+      return config.marketplace.pricingModel !== 'subscription' && snapshot?.dimensions.length === 0
+        ? { access: 'revoked', revocationReason: 'no-entitlement' }
+        : { access: 'enabled' };
+    case 'ending':
+      return { access: 'revoked', revocationReason: 'license-ending' };
+    case 'ended':
+      return { access: 'revoked', revocationReason: 'license-ended' };
+    case 'failed':
+      return { access: 'revoked', revocationReason: 'activation-failed' };
+  }
+};
+
+const enabledPlan = (config: EffectConfig, snapshot: EntitlementSnapshot | undefined): PlanDecision => {
+  const [dimension] = mappedDimensions(snapshot?.dimensions ?? [], config.plans.byDimension);
+  const mapped = dimension === undefined ? undefined : config.plans.byDimension[dimension];
+  if (dimension !== undefined && mapped !== undefined) {
+    return { kind: 'set', planId: mapped, reason: `entitled to dimension "${dimension}"` };
+  }
+  if (config.plans.defaultPlanId !== undefined) {
+    return {
+      kind: 'set',
+      planId: config.plans.defaultPlanId,
+      reason:
+        config.marketplace.pricingModel === 'subscription'
+          ? 'subscription: the default plan'
+          : 'no entitled dimension maps to a plan: the default plan',
+    };
+  }
+  return {
+    kind: 'keep',
+    reason: snapshot
+      ? 'no entitled dimension maps to a plan and no defaultPlanId is configured'
+      : 'waiting for the entitlements',
+  };
+};
+
+const planOf = (
+  derived: DerivedStatus,
+  access: AccessState,
+  config: EffectConfig,
+  snapshot: EntitlementSnapshot | undefined,
+): PlanDecision => {
+  if (derived.status === 'pending') {
+    return { kind: 'set', planId: null, reason: 'no plan until the license is active' };
+  }
+  if (derived.status === 'failed') return { kind: 'set', planId: null, reason: 'the subscription failed' };
+  if (access === 'revoked') {
+    const planId = config.plans.revokedPlanId ?? null;
+    return { kind: 'set', planId, reason: planId ? 'revoked: the revoked plan' : 'revoked: no plan' };
+  }
+  return enabledPlan(config, snapshot);
+};
+
+/**
+ * Desired effects of a license record. Choices the task left open:
+ * - Several entitled dimensions: the first in `plans.byDimension` order decides the plan.
+ * - Access is revoked from `ending` on (the agreement is over); metering stays open until
+ *   `ended` so the final usage can still be sent.
+ * - `pending` and `failed` licenses get no plan, so a paid plan waits for activation.
+ * - The final flush is due once per ending episode (`ending`, or `ended` with none recorded), for
+ *   metered pricing models. A flush recorded for a later episode start covers an earlier one:
+ *   it ran after the earlier episode had begun.
+ */
+export const desiredEffects = (record: LicenseRecord, context: EffectContext): DesiredEffects => {
+  const { config } = context;
+  const derived = deriveStatus(record);
+  const snapshot = newerSnapshot(record.entitlements, context.entitlements);
+  const { access, revocationReason } = accessOf(derived, config, snapshot);
+  const revoked = access === 'revoked';
+  const metered = config.marketplace.pricingModel !== 'contract';
+  const episode = derived.endingSince;
+  const finalFlushDue =
+    metered &&
+    episode !== undefined &&
+    (record.finalFlushFor === undefined || record.finalFlushFor < episode);
+  return {
+    status: derived,
+    access,
+    ...(revocationReason ? { revocationReason } : {}),
+    plan: planOf(derived, access, config, snapshot),
+    entitledDimensions: snapshot?.dimensions ?? [],
+    tenantUsers: revoked && config.revocation.tenantUsers === 'remove' ? 'removed' : 'present',
+    directoryUsers: revoked && config.revocation.disableDirectoryUsers ? 'disabled' : 'enabled',
+    metering: metered && (derived.status === 'active' || derived.status === 'ending') ? 'open' : 'closed',
+    finalFlushDue,
+    ...(context.registration ? { registration: context.registration } : {}),
+  };
+};

@@ -1,0 +1,69 @@
+import type { DesiredEffects } from './effects.js';
+
+/**
+ * The smallest set of actions that brings the observed world to the desired effects. Nothing to
+ * do returns an empty list, so running reconcile again after the actions succeeded is a no-op.
+ */
+
+/** What the handler read from SaaSus and iDoperation for the license's tenant. */
+export interface ObservedState {
+  /** The tenant's current plan; null when it has none. */
+  readonly planId: string | null;
+  /** SaaSus user ids currently in the tenant. */
+  readonly tenantUserIds: readonly string[];
+  /** Registered users' iDoperation accounts as found (missing ones are left to sign-up). */
+  readonly directoryUsers: readonly { readonly directoryUserId: string; readonly disabled: boolean }[];
+}
+
+export type ReconcileAction =
+  /** Send the final usage of the episode starting at `endingSince`, then `recordFinalFlush`. */
+  | { readonly type: 'flush-final-usage'; readonly endingSince: string }
+  | { readonly type: 'set-plan'; readonly tenantId: string; readonly planId: string | null }
+  | { readonly type: 'add-tenant-user'; readonly tenantId: string; readonly userId: string }
+  | { readonly type: 'remove-tenant-user'; readonly tenantId: string; readonly userId: string }
+  | { readonly type: 'enable-directory-user'; readonly directoryUserId: string }
+  | { readonly type: 'disable-directory-user'; readonly directoryUserId: string };
+
+/**
+ * Actions, flush first (its window is the only deadline), then plan, tenant users, directory.
+ * Without a registration only the flush can be due: there is no tenant to change yet.
+ * On revocation with `tenantUsers: remove` every member is removed; a reinstated license gets
+ * its registered users back (their SaaSus accounts survive removal from the tenant).
+ */
+export const reconcile = (effects: DesiredEffects, observed?: ObservedState): ReconcileAction[] => {
+  const actions: ReconcileAction[] = [];
+  const episode = effects.status.endingSince;
+  if (effects.finalFlushDue && episode !== undefined) {
+    actions.push({ type: 'flush-final-usage', endingSince: episode });
+  }
+  const registration = effects.registration;
+  if (!registration || !observed) return actions;
+  const { tenantId } = registration;
+
+  if (effects.plan.kind === 'set' && effects.plan.planId !== observed.planId) {
+    actions.push({ type: 'set-plan', tenantId, planId: effects.plan.planId });
+  }
+
+  const members = new Set(observed.tenantUserIds);
+  if (effects.tenantUsers === 'removed') {
+    for (const userId of [...members].sort()) actions.push({ type: 'remove-tenant-user', tenantId, userId });
+  } else {
+    for (const { userId } of registration.users) {
+      if (!members.has(userId)) actions.push({ type: 'add-tenant-user', tenantId, userId });
+    }
+  }
+
+  const directory = new Map(observed.directoryUsers.map((user) => [user.directoryUserId, user.disabled]));
+  const disable = effects.directoryUsers === 'disabled';
+  for (const { directoryUserId } of registration.users) {
+    if (directoryUserId === undefined) continue;
+    const disabled = directory.get(directoryUserId);
+    if (disabled === undefined || disabled === disable) continue;
+    actions.push(
+      disable
+        ? { type: 'disable-directory-user', directoryUserId }
+        : { type: 'enable-directory-user', directoryUserId },
+    );
+  }
+  return actions;
+};

@@ -1,0 +1,301 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { DeploymentConfig } from '../config.js';
+import { IdoperationUnavailableError } from '../idoperation/errors.js';
+import { MarketplaceUnavailableError, RegistrationTokenError } from '../marketplace/errors.js';
+import type { ResolvedCustomer } from '../marketplace/resolve-customer.js';
+import { SaasusApiError } from '../saasus/errors.js';
+import type { LicenseStore } from '../store/licenses.js';
+import {
+  type ErrorPageKind,
+  errorPage,
+  finishPage,
+  type Language,
+  languageFrom,
+  registrationPage,
+  tenantChoicePage,
+  validateRegistrationForm,
+} from './pages.js';
+import { type Provisioning, ProvisioningError } from './provisioning.js';
+import { FormRequestError, parseFormBody, parseFulfillmentRequest } from './request.js';
+import {
+  clearedSessionCookie,
+  type RegistrationSession,
+  readCookie,
+  SESSION_COOKIE,
+  SessionError,
+  type SessionSealer,
+  sessionCookie,
+} from './session.js';
+
+/**
+ * The sign-up web flow behind the fulfillment URL, as a function of an API Gateway payload-v2
+ * event (HTTP API and Function URLs both deliver it):
+ *
+ * - `POST /`              AWS Marketplace's form post: resolve the token, upsert the license, 303 → /register
+ * - `GET|POST /register`  the registration page and its submit (the provisioning saga)
+ * - `GET /link`           "link to my existing account": 303 to the SaaS sign-in
+ * - `GET /link/callback`  SaaSus temporary code → the user's tenants to choose from
+ * - `POST /link`          attach the license to the chosen tenant
+ *
+ * Every failure is a page a person understands with a status a machine understands; none of
+ * them writes a license record, and the registration token never reaches a URL, cookie or log.
+ */
+
+export interface SignUpAppDependencies {
+  config: DeploymentConfig;
+  store: LicenseStore;
+  resolveCustomer: (token: string) => Promise<ResolvedCustomer>;
+  provisioning: Provisioning;
+  sessions: () => Promise<SessionSealer>;
+  /** SaaSus calls of the link flow. */
+  exchangeCode: (code: string) => Promise<{ userId: string; tenants: { id: string; name: string }[] }>;
+  logger: Pick<Logger, 'info' | 'warn' | 'error'>;
+  /** Path prefix of the routes ('' behind API Gateway). */
+  basePath?: string;
+  /** Session lifetime, seconds. */
+  sessionTtlSeconds?: number;
+}
+
+type Result = APIGatewayProxyStructuredResultV2;
+
+class HttpProblem extends Error {
+  constructor(
+    readonly status: number,
+    readonly page: ErrorPageKind,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(page);
+  }
+}
+
+const securityHeaders = {
+  'content-security-policy':
+    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  'cache-control': 'no-store',
+  'strict-transport-security': 'max-age=31536000; includeSubDomains',
+};
+
+const html = (statusCode: number, body: string, extra: Partial<Result> = {}): Result => ({
+  statusCode,
+  headers: { 'content-type': 'text/html; charset=utf-8', ...securityHeaders, ...(extra.headers ?? {}) },
+  body,
+  ...(extra.cookies ? { cookies: extra.cookies } : {}),
+});
+
+const redirect = (location: string, cookies?: string[]): Result => ({
+  statusCode: 303,
+  headers: { location, ...securityHeaders },
+  body: '',
+  ...(cookies ? { cookies } : {}),
+});
+
+const isTransient = (error: unknown): boolean =>
+  error instanceof MarketplaceUnavailableError ||
+  error instanceof IdoperationUnavailableError ||
+  (error instanceof SaasusApiError && (error.retryable || error.status === 0 || error.status >= 500)) ||
+  (error instanceof Error && /Throttl|ProvisionedThroughputExceeded|RequestLimitExceeded/.test(error.name));
+
+export const createSignUpApp = (deps: SignUpAppDependencies) => {
+  const { config, store, logger } = deps;
+  const base = deps.basePath ?? '';
+  const ttl = deps.sessionTtlSeconds ?? 30 * 60;
+
+  const openSession = async (event: APIGatewayProxyEventV2): Promise<RegistrationSession> => {
+    const cookies = event.cookies ?? (event.headers.cookie ? [event.headers.cookie] : []);
+    try {
+      return (await deps.sessions()).open(readCookie(cookies, SESSION_COOKIE));
+    } catch (error) {
+      if (error instanceof SessionError) throw new HttpProblem(400, 'session-expired');
+      throw error;
+    }
+  };
+
+  const requireCsrf = async (session: RegistrationSession, fields: Map<string, string>) => {
+    if (!(await deps.sessions()).verifyCsrf(session, fields.get('csrf')))
+      throw new HttpProblem(403, 'forbidden');
+  };
+
+  const readForm = (event: APIGatewayProxyEventV2) =>
+    parseFormBody({ body: event.body, isBase64Encoded: event.isBase64Encoded, headers: event.headers });
+
+  const fulfill = async (event: APIGatewayProxyEventV2): Promise<Result> => {
+    const request = parseFulfillmentRequest({
+      body: event.body,
+      isBase64Encoded: event.isBase64Encoded,
+      headers: event.headers,
+    });
+    const customer = await deps.resolveCustomer(request.token);
+    if (customer.productCode !== config.marketplace.productCode) {
+      logger.warn('Registration token for another product', { productCode: customer.productCode });
+      throw new HttpProblem(400, 'product-mismatch');
+    }
+    const identityMode = config.marketplace.identityMode;
+    const licenseKey = identityMode === 'license' ? customer.licenseArn : customer.customerIdentifier;
+    if (!licenseKey) {
+      logger.warn('ResolveCustomer returned no identifier for the configured identity mode', {
+        identityMode,
+      });
+      throw new HttpProblem(400, 'bad-request');
+    }
+    const license = await store.upsertIdentity(
+      {
+        licenseKey,
+        identityMode,
+        productCode: customer.productCode,
+        ...(customer.licenseArn ? { licenseArn: customer.licenseArn } : {}),
+        ...(customer.customerAwsAccountId ? { customerAwsAccountId: customer.customerAwsAccountId } : {}),
+        ...(customer.customerIdentifier ? { customerIdentifier: customer.customerIdentifier } : {}),
+      },
+      request.freeTrial ? { freeTrial: true } : {},
+    );
+    logger.info('Registration token resolved', {
+      licenseKey,
+      status: license.status,
+      hasTenant: !!license.tenantId,
+    });
+    if (license.tenantId) return redirect(config.saasus.signInUrl, [clearedSessionCookie()]);
+    const { cookieValue } = (await deps.sessions()).seal({ lk: licenseKey });
+    return redirect(`${base}/register`, [sessionCookie(cookieValue, ttl)]);
+  };
+
+  const showRegistration = async (event: APIGatewayProxyEventV2, lang: Language): Promise<Result> => {
+    const session = await openSession(event);
+    const license = await store.get(session.lk);
+    if (!license) throw new HttpProblem(400, 'session-expired');
+    if (license.tenantId && license.provisioning?.completed) return redirect(config.saasus.signInUrl);
+    const csrfToken = (await deps.sessions()).csrfToken(session);
+    return html(200, registrationPage({ lang, basePath: base, csrfToken, linkUrl: `${base}/link` }));
+  };
+
+  const submitRegistration = async (event: APIGatewayProxyEventV2, lang: Language): Promise<Result> => {
+    const session = await openSession(event);
+    const fields = readForm(event);
+    await requireCsrf(session, fields);
+    const validation = validateRegistrationForm(fields);
+    if (!validation.ok) {
+      const csrfToken = (await deps.sessions()).csrfToken(session);
+      const values = {
+        tenantName: fields.get('tenantName') ?? '',
+        adminEmail: fields.get('adminEmail') ?? '',
+        adminName: fields.get('adminName') ?? '',
+      };
+      return html(
+        400,
+        registrationPage({
+          lang,
+          basePath: base,
+          csrfToken,
+          values,
+          errors: validation.errors,
+          linkUrl: `${base}/link`,
+        }),
+      );
+    }
+    const outcome = await deps.provisioning.provision(session.lk, validation.form);
+    logger.info('Provisioned', {
+      licenseKey: session.lk,
+      tenantId: outcome.tenantId,
+      status: outcome.status,
+    });
+    return html(200, finishPage({ lang, outcome: outcome.status, signInUrl: config.saasus.signInUrl }), {
+      cookies: [clearedSessionCookie()],
+    });
+  };
+
+  const linkCallback = async (event: APIGatewayProxyEventV2, lang: Language): Promise<Result> => {
+    const session = await openSession(event);
+    const code = new URLSearchParams(event.rawQueryString ?? '').get('code');
+    if (!code || code.length > 2048) throw new HttpProblem(400, 'bad-request');
+    const user = await deps.exchangeCode(code);
+    const sealer = await deps.sessions();
+    const { cookieValue, session: linked } = sealer.seal({
+      sid: session.sid,
+      lk: session.lk,
+      uid: user.userId,
+      tids: user.tenants.map((tenant) => tenant.id),
+    });
+    return html(
+      200,
+      tenantChoicePage({ lang, basePath: base, csrfToken: sealer.csrfToken(linked), tenants: user.tenants }),
+      { cookies: [sessionCookie(cookieValue, ttl)] },
+    );
+  };
+
+  const submitLink = async (event: APIGatewayProxyEventV2, lang: Language): Promise<Result> => {
+    const session = await openSession(event);
+    const fields = readForm(event);
+    await requireCsrf(session, fields);
+    const tenantId = fields.get('tenantId');
+    if (!session.uid || !tenantId) throw new HttpProblem(400, 'bad-request');
+    try {
+      await deps.provisioning.linkExistingTenant(session.lk, tenantId, session.tids ?? []);
+    } catch (error) {
+      if (error instanceof ProvisioningError) {
+        logger.warn('Link refused', { licenseKey: session.lk, reason: error.message });
+        throw new HttpProblem(403, 'forbidden');
+      }
+      throw error;
+    }
+    return html(200, finishPage({ lang, outcome: 'linked', signInUrl: config.saasus.signInUrl }), {
+      cookies: [clearedSessionCookie()],
+    });
+  };
+
+  const routes: Record<
+    string,
+    Partial<Record<string, (e: APIGatewayProxyEventV2, l: Language) => Promise<Result>>>
+  > = {
+    '/': { POST: fulfill },
+    '/register': { GET: showRegistration, POST: submitRegistration },
+    '/link': {
+      GET: async (event) => {
+        await openSession(event);
+        return redirect(config.saasus.signInUrl);
+      },
+      POST: submitLink,
+    },
+    '/link/callback': { GET: linkCallback },
+  };
+
+  return {
+    async handle(event: APIGatewayProxyEventV2): Promise<Result> {
+      const lang = languageFrom(event.headers?.['accept-language']);
+      const method = event.requestContext?.http?.method?.toUpperCase() ?? '';
+      const rawPath = event.rawPath ?? '/';
+      const path =
+        (rawPath.startsWith(base) ? rawPath.slice(base.length) : rawPath).replace(/\/+$/, '') || '/';
+      const route = routes[path];
+      try {
+        if (!route) throw new HttpProblem(404, 'not-found');
+        const action = route[method];
+        if (!action)
+          throw new HttpProblem(405, 'method-not-allowed', { allow: Object.keys(route).join(', ') });
+        return await action(event, lang);
+      } catch (error) {
+        if (error instanceof HttpProblem)
+          return html(error.status, errorPage(lang, error.page), { headers: error.headers });
+        if (error instanceof FormRequestError) {
+          const status = error.problem === 'unsupported-media-type' ? 415 : 400;
+          return html(status, errorPage(lang, 'bad-request'));
+        }
+        if (error instanceof RegistrationTokenError) return html(400, errorPage(lang, 'token-invalid'));
+        if (isTransient(error)) {
+          logger.warn('Dependency unavailable; the buyer is asked to retry', {
+            error: error instanceof Error ? error.name : 'unknown',
+          });
+          return html(503, errorPage(lang, 'try-again'), { headers: { 'retry-after': '60' } });
+        }
+        logger.error('Sign-up failed', {
+          error: error instanceof Error ? { name: error.name, message: error.message } : 'unknown',
+        });
+        return html(500, errorPage(lang, 'internal'));
+      }
+    },
+  };
+};
+
+export type SignUpApp = ReturnType<typeof createSignUpApp>;

@@ -1,0 +1,310 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { DeploymentConfig } from '../config.js';
+import { type DomainEvent, domainEventTypes } from '../domain-events.js';
+import { IdoperationConflictError } from '../idoperation/errors.js';
+import type { IdoperationClient } from '../idoperation/index.js';
+import type { SaasusClient } from '../saasus/client.js';
+import type { LicenseItem, LicenseStore } from '../store/licenses.js';
+import type { RegistrationForm } from './pages.js';
+
+/**
+ * Provisioning a buyer as a resumable, idempotent saga keyed by the license. Each step first
+ * looks at what exists (in our license record and in SaaSus) and only then creates, and records
+ * its result on the license once. A crash at any point is finished by the next submit (or a
+ * retry): no second tenant, user or role is ever created, and SaaSus POSTs are never repeated
+ * blindly.
+ *
+ * Steps: registration → saasUser → tenant (ensuring the tenant attributes) → plan → tenantUser →
+ * role → directoryUser (optional) → completed.
+ */
+
+/** Tenant attributes that tie a SaaSus tenant to its Marketplace license. */
+export const LICENSE_ATTRIBUTE = 'aws_marketplace_license';
+export const ACCOUNT_ATTRIBUTE = 'aws_marketplace_account_id';
+
+export const provisioningSteps = [
+  'registration',
+  'saasUser',
+  'tenant',
+  'plan',
+  'tenantUser',
+  'role',
+  'directoryUser',
+  'completed',
+] as const;
+export type ProvisioningStep = (typeof provisioningSteps)[number];
+
+export interface ProvisioningDependencies {
+  config: DeploymentConfig;
+  store: LicenseStore;
+  saasus: SaasusClient;
+  idoperation?: IdoperationClient | undefined;
+  publish: (events: DomainEvent[]) => Promise<unknown>;
+  /**
+   * The SaaSus plan the license should have now, or undefined when no paid plan may be applied
+   * yet (the license is not active). Shared with the event processor so both decide alike.
+   */
+  planFor: (license: LicenseItem) => Promise<string | undefined>;
+  logger: Pick<Logger, 'info' | 'warn'>;
+  now?: () => Date;
+  /** Test hook: called after each recorded step (crash injection). */
+  afterStep?: (step: ProvisioningStep) => void | Promise<void>;
+}
+
+export type ProvisioningOutcome = {
+  tenantId: string;
+  /** `ready`: the plan is applied; `preparing`: waiting for AWS Marketplace to activate the license. */
+  status: 'ready' | 'preparing';
+};
+
+type Provisioned = {
+  registration?: RegistrationForm;
+  saasUser?: { userId: string };
+  tenant?: { tenantId: string; linked?: boolean };
+  tenantUser?: { userId: string };
+  role?: { envId: number; roleNames: string[] };
+  plan?: { planId: string };
+  directoryUser?: { userId?: string; unresolved?: string };
+  completed?: { at: string };
+};
+
+const provisioned = (license: LicenseItem): Provisioned => (license.provisioning ?? {}) as Provisioned;
+
+export class ProvisioningError extends Error {
+  override readonly name = 'ProvisioningError';
+}
+
+export const createProvisioning = (deps: ProvisioningDependencies) => {
+  const { config, store, saasus, logger } = deps;
+  const now = deps.now ?? (() => new Date());
+
+  const record = async <K extends ProvisioningStep>(
+    license: LicenseItem,
+    step: K,
+    value: NonNullable<Provisioned[K]>,
+  ): Promise<NonNullable<Provisioned[K]>> => {
+    const stored = await store.recordProvisioningStep(license.licenseKey, step, value);
+    license.provisioning = { ...license.provisioning, [step]: stored };
+    await deps.afterStep?.(step);
+    return stored as NonNullable<Provisioned[K]>;
+  };
+
+  const ensureTenantAttributes = async () => {
+    const existing = new Set(
+      (await saasus.listTenantAttributes()).map((attribute) => attribute.attribute_name),
+    );
+    for (const [name, display] of [
+      [LICENSE_ATTRIBUTE, 'AWS Marketplace license'],
+      [ACCOUNT_ATTRIBUTE, 'AWS Marketplace buyer account'],
+    ] as const) {
+      if (!existing.has(name)) {
+        await saasus.createTenantAttribute({
+          attribute_name: name,
+          display_name: display,
+          attribute_type: 'string',
+        });
+      }
+    }
+  };
+
+  const tenantAttributes = (license: LicenseItem) => ({
+    [LICENSE_ATTRIBUTE]: license.licenseKey,
+    [ACCOUNT_ATTRIBUTE]: license.customerAwsAccountId ?? '',
+  });
+
+  const stepSaasUser = async (license: LicenseItem, form: RegistrationForm) => {
+    const done = provisioned(license).saasUser;
+    if (done) return done;
+    const existing = await saasus.findSaasUserByEmail(form.adminEmail);
+    const userId = existing?.id ?? (await saasus.createSaasUser({ email: form.adminEmail })).id;
+    return record(license, 'saasUser', { userId });
+  };
+
+  const stepTenant = async (license: LicenseItem, form: RegistrationForm) => {
+    const done = provisioned(license).tenant;
+    if (done) return done;
+    await ensureTenantAttributes();
+    // A tenant created by a run that crashed before recording it carries our license attribute.
+    const earlier = (await saasus.listTenants()).find(
+      (tenant) => tenant.attributes[LICENSE_ATTRIBUTE] === license.licenseKey,
+    );
+    const tenantId =
+      earlier?.id ??
+      (
+        await saasus.createTenant({
+          name: form.tenantName,
+          attributes: tenantAttributes(license),
+          back_office_staff_email: config.saasus.backOfficeStaffEmail,
+        })
+      ).id;
+    await store.setAttributes(license.licenseKey, { tenantId });
+    license.tenantId = tenantId;
+    return record(license, 'tenant', { tenantId });
+  };
+
+  const stepTenantUser = async (license: LicenseItem, tenantId: string, form: RegistrationForm) => {
+    const done = provisioned(license).tenantUser;
+    if (done) return done;
+    const email = form.adminEmail.toLowerCase();
+    const member = (await saasus.listTenantUsers(tenantId)).find(
+      (user) => user.email.toLowerCase() === email,
+    );
+    const userId =
+      member?.id ?? (await saasus.createTenantUser(tenantId, { email: form.adminEmail, attributes: {} })).id;
+    return record(license, 'tenantUser', { userId });
+  };
+
+  const stepRole = async (license: LicenseItem, tenantId: string, userId: string) => {
+    if (provisioned(license).role) return;
+    const { envId, adminRoleNames } = config.saasus;
+    const member = (await saasus.listTenantUsers(tenantId)).find((user) => user.id === userId);
+    const held = new Set(
+      member?.envs.find((env) => env.id === envId)?.roles.map((role) => role.role_name) ?? [],
+    );
+    const missing = adminRoleNames.filter((role) => !held.has(role));
+    if (missing.length > 0) await saasus.addTenantUserRoles(tenantId, userId, envId, missing);
+    await record(license, 'role', { envId, roleNames: [...adminRoleNames] });
+  };
+
+  /** Applies the plan the license should have; a pending license gets no paid plan yet. */
+  const stepPlan = async (license: LicenseItem, tenantId: string): Promise<boolean> => {
+    if (provisioned(license).plan) return true;
+    const planId = await deps.planFor(license);
+    if (!planId) return false;
+    const tenant = await saasus.getTenant(tenantId);
+    if (tenant.plan_id !== planId) await saasus.updateTenantPlan(tenantId, { next_plan_id: planId });
+    await record(license, 'plan', { planId });
+    return true;
+  };
+
+  const stepDirectoryUser = async (license: LicenseItem, form: RegistrationForm) => {
+    const directory = config.idoperation;
+    if (!directory || !deps.idoperation) return;
+    if (provisioned(license).directoryUser) return;
+    const planId = provisioned(license).plan?.planId ?? config.plans.defaultPlanId;
+    const services = (planId ? directory.servicesByPlan[planId] : undefined) ?? [1];
+    // iDoperation has no lookup by email: remember that we tried, so a 409 after a crash can be
+    // told apart from an account that existed before us.
+    const triedBefore = license.directoryRegistrationAttemptedAt !== undefined;
+    if (!triedBefore) {
+      await store.setAttributes(license.licenseKey, {
+        directoryRegistrationAttemptedAt: now().toISOString(),
+      });
+    }
+    try {
+      const user = await deps.idoperation.registerUser({
+        login_id: form.adminEmail,
+        name: form.adminName,
+        // Buyers sign in through SaaSus, so the directory user is federated: no password is made.
+        is_external: 1,
+        services,
+        locale: directory.locale,
+        is_notified: 0,
+      });
+      await record(license, 'directoryUser', { userId: user.id });
+    } catch (error) {
+      if (!(error instanceof IdoperationConflictError)) throw error;
+      const unresolved = triedBefore
+        ? 'registered by an earlier attempt whose answer was lost; link the user id by hand'
+        : 'login_id already belonged to a directory user; link the user id by hand';
+      logger.warn('Directory user could not be registered', { licenseKey: license.licenseKey, unresolved });
+      await record(license, 'directoryUser', { unresolved });
+    }
+  };
+
+  return {
+    /**
+     * Runs (or resumes) provisioning for a license with the buyer's registration. The first
+     * registration recorded wins, so a resubmit after a crash cannot fork the account.
+     */
+    async provision(licenseKey: string, submitted: RegistrationForm): Promise<ProvisioningOutcome> {
+      const license = await store.get(licenseKey);
+      if (!license) throw new ProvisioningError(`License ${licenseKey} does not exist`);
+      const firstTime = !provisioned(license).registration;
+      const form = provisioned(license).registration ?? (await record(license, 'registration', submitted));
+      if (firstTime) {
+        await deps.publish([
+          {
+            detailType: domainEventTypes.licenseRegistered,
+            detail: {
+              licenseKey,
+              customerAwsAccountId: license.customerAwsAccountId,
+              tenantName: form.tenantName,
+            },
+            resources: license.licenseArn ? [license.licenseArn] : [],
+          },
+        ]);
+      }
+
+      // The order the SaaSus docs give: SaaS user, tenant, plan, tenant user, role.
+      await stepSaasUser(license, form);
+      const { tenantId } = await stepTenant(license, form);
+      const planApplied = await stepPlan(license, tenantId);
+      const { userId: tenantUserId } = await stepTenantUser(license, tenantId, form);
+      await stepRole(license, tenantId, tenantUserId);
+      await stepDirectoryUser(license, form);
+
+      if (!provisioned(license).completed) {
+        await deps.publish([
+          {
+            detailType: domainEventTypes.tenantProvisioned,
+            detail: { licenseKey, tenantId, planId: provisioned(license).plan?.planId ?? null },
+            resources: license.licenseArn ? [license.licenseArn] : [],
+          },
+        ]);
+        await record(license, 'completed', { at: now().toISOString() });
+      }
+      return { tenantId, status: planApplied ? 'ready' : 'preparing' };
+    },
+
+    /**
+     * Attaches a license to a tenant the buyer already belongs to (proven through SaaSus).
+     * `allowedTenantIds` are the tenants SaaSus says the signed-in user belongs to.
+     */
+    async linkExistingTenant(
+      licenseKey: string,
+      tenantId: string,
+      allowedTenantIds: readonly string[],
+    ): Promise<ProvisioningOutcome> {
+      if (!allowedTenantIds.includes(tenantId)) {
+        throw new ProvisioningError('The signed-in user does not belong to that tenant');
+      }
+      const license = await store.get(licenseKey);
+      if (!license) throw new ProvisioningError(`License ${licenseKey} does not exist`);
+      const done = provisioned(license).tenant;
+      if (done && done.tenantId !== tenantId) {
+        throw new ProvisioningError('This license is already attached to another tenant');
+      }
+      if (!done) {
+        const others = await store.findByTenant(tenantId);
+        if (others.some((other) => other.licenseKey !== licenseKey && other.status !== 'ended')) {
+          throw new ProvisioningError('That tenant is already attached to another active license');
+        }
+        await ensureTenantAttributes();
+        const tenant = await saasus.getTenant(tenantId);
+        await saasus.updateTenant(tenantId, {
+          name: tenant.name,
+          attributes: { ...tenant.attributes, ...tenantAttributes(license) },
+          back_office_staff_email: tenant.back_office_staff_email,
+        });
+        await store.setAttributes(licenseKey, { tenantId });
+        license.tenantId = tenantId;
+        await record(license, 'tenant', { tenantId, linked: true });
+      }
+      const planApplied = await stepPlan(license, tenantId);
+      if (!provisioned(license).completed) {
+        await deps.publish([
+          {
+            detailType: domainEventTypes.tenantProvisioned,
+            detail: { licenseKey, tenantId, linked: true, planId: provisioned(license).plan?.planId ?? null },
+            resources: license.licenseArn ? [license.licenseArn] : [],
+          },
+        ]);
+        await record(license, 'completed', { at: now().toISOString() });
+      }
+      return { tenantId, status: planApplied ? 'ready' : 'preparing' };
+    },
+  };
+};
+
+export type Provisioning = ReturnType<typeof createProvisioning>;

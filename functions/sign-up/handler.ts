@@ -1,0 +1,62 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { z } from 'zod';
+import { parseEnv } from '../shared/env.js';
+import { resolveCustomer } from '../shared/marketplace/resolve-customer.js';
+import { createPlanResolver } from '../shared/plans.js';
+import { logger } from '../shared/powertools.js';
+import { createRuntime, runtimeEnvSchema } from '../shared/runtime.js';
+import { createSignUpApp } from '../shared/signup/app.js';
+import { createProvisioning } from '../shared/signup/provisioning.js';
+import { createSessionSealer, type SessionSealer } from '../shared/signup/session.js';
+
+/** The fulfillment URL's function: the web flow lives in the shared sign-up module. */
+const env = parseEnv(
+  runtimeEnvSchema.extend({
+    SESSION_SECRET_NAME: z.string().min(1),
+    /** Path prefix of the routes; '' behind API Gateway (the sandbox mounts them under a prefix). */
+    PUBLIC_BASE_PATH: z.string().default(''),
+  }),
+);
+const runtime = createRuntime(env);
+const { config } = runtime;
+
+let sealer: Promise<SessionSealer> | undefined;
+const sessions = () => {
+  sealer ??= runtime
+    .secrets()
+    .getJson(env.SESSION_SECRET_NAME, z.object({ key: z.string().min(32) }))
+    .then(({ key }) => createSessionSealer(key));
+  sealer.catch(() => {
+    sealer = undefined;
+  });
+  return sealer;
+};
+
+const app = createSignUpApp({
+  config,
+  store: runtime.licenses(),
+  resolveCustomer: (token) => resolveCustomer(runtime.meteringClient(), token),
+  provisioning: createProvisioning({
+    config,
+    store: runtime.licenses(),
+    saasus: runtime.saasus(),
+    idoperation: runtime.idoperation(),
+    publish: (events) => runtime.publisher().publish(events),
+    planFor: createPlanResolver({ config, entitlementClient: runtime.entitlementClient }),
+    logger,
+  }),
+  sessions,
+  exchangeCode: async (code) => {
+    const credentials = await runtime.saasus().getCredentials(code);
+    const user = await runtime.saasus().getUserInfo(credentials.id_token);
+    return { userId: user.id, tenants: user.tenants.map((tenant) => ({ id: tenant.id, name: tenant.name })) };
+  },
+  logger,
+  basePath: env.PUBLIC_BASE_PATH,
+});
+
+export const handler = middy((event: APIGatewayProxyEventV2) => app.handle(event)).use(
+  injectLambdaContext(logger, { resetKeys: true }),
+);
