@@ -80,7 +80,8 @@ export class BridgeFunction extends NodejsFunction {
     if (this.role) {
       Validations.of(this.role).acknowledge({
         id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-        reason: 'The AWS managed basic execution policy only allows writing the function\'s own CloudWatch logs.',
+        reason:
+          "The AWS managed basic execution policy only allows writing the function's own CloudWatch logs.",
       });
     }
   }

@@ -17,7 +17,12 @@ export const runtimeEnvironment = (config: DeploymentConfig, state: State): Reco
 });
 
 /** Grants read access to a secret the seller created (named in the config). */
-export const grantSecretRead = (scope: Construct, grantee: IGrantable, id: string, secretName: string): void => {
+export const grantSecretRead = (
+  scope: Construct,
+  grantee: IGrantable,
+  id: string,
+  secretName: string,
+): void => {
   Secret.fromSecretNameV2(scope, id, secretName).grantRead(grantee);
 };
 
