@@ -113,6 +113,17 @@ export class SignUp extends Construct {
       }
     }
 
+    props.alarms.onMetric(
+      'ServerErrors',
+      this.api.metricServerError({ period: Duration.minutes(5), statistic: 'Sum' }),
+      'Sign-up answered HTTP 5xx: buyers could not complete their registration',
+    );
+    props.alarms.onMetric(
+      'FunctionErrors',
+      this.function.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
+      'The sign-up function failed',
+    );
+
     this.fulfillmentUrl = stage.url;
     new CfnOutput(this, 'FulfillmentUrl', {
       value: this.fulfillmentUrl,

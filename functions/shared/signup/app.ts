@@ -16,7 +16,7 @@ import {
   tenantChoicePage,
   validateRegistrationForm,
 } from './pages.js';
-import { type Provisioning, ProvisioningError } from './provisioning.js';
+import { type Provisioning, ProvisioningBusyError, ProvisioningError } from './provisioning.js';
 import { FormRequestError, parseFormBody, parseFulfillmentRequest } from './request.js';
 import {
   clearedSessionCookie,
@@ -95,6 +95,7 @@ const redirect = (location: string, cookies?: string[]): Result => ({
 
 const isTransient = (error: unknown): boolean =>
   error instanceof MarketplaceUnavailableError ||
+  error instanceof ProvisioningBusyError ||
   error instanceof IdoperationUnavailableError ||
   (error instanceof SaasusApiError && (error.retryable || error.status === 0 || error.status >= 500)) ||
   (error instanceof Error && /Throttl|ProvisionedThroughputExceeded|RequestLimitExceeded/.test(error.name));
@@ -157,7 +158,11 @@ export const createSignUpApp = (deps: SignUpAppDependencies) => {
       status: license.status,
       hasTenant: !!license.tenantId,
     });
-    if (license.tenantId) return redirect(config.saasus.signInUrl, [clearedSessionCookie()]);
+    // Only a finished account skips the form: a saga interrupted after the tenant step is resumed
+    // through the registration page (the first registration recorded wins).
+    if (license.tenantId && license.provisioning?.completed) {
+      return redirect(config.saasus.signInUrl, [clearedSessionCookie()]);
+    }
     const { cookieValue } = (await deps.sessions()).seal({ lk: licenseKey });
     return redirect(`${base}/register`, [sessionCookie(cookieValue, ttl)]);
   };
@@ -195,7 +200,14 @@ export const createSignUpApp = (deps: SignUpAppDependencies) => {
         }),
       );
     }
-    const outcome = await deps.provisioning.provision(session.lk, validation.form);
+    let outcome: Awaited<ReturnType<Provisioning['provision']>>;
+    try {
+      outcome = await deps.provisioning.provision(session.lk, validation.form);
+    } catch (error) {
+      // The session names a license we do not have (it cannot be forged, but a license can be removed).
+      if (error instanceof ProvisioningError) throw new HttpProblem(400, 'session-expired');
+      throw error;
+    }
     logger.info('Provisioned', {
       licenseKey: session.lk,
       tenantId: outcome.tenantId,
@@ -208,9 +220,19 @@ export const createSignUpApp = (deps: SignUpAppDependencies) => {
 
   const linkCallback = async (event: APIGatewayProxyEventV2, lang: Language): Promise<Result> => {
     const session = await openSession(event);
-    const code = new URLSearchParams(event.rawQueryString ?? '').get('code');
+    const code = new URLSearchParams(event.rawQueryString ?? '').get('code')?.trim();
     if (!code || code.length > 2048) throw new HttpProblem(400, 'bad-request');
-    const user = await deps.exchangeCode(code);
+    let user: Awaited<ReturnType<SignUpAppDependencies['exchangeCode']>>;
+    try {
+      user = await deps.exchangeCode(code);
+    } catch (error) {
+      // An unknown, expired (10 s) or already used temporary code is the buyer's to retry, not ours.
+      if (error instanceof SaasusApiError && error.status >= 400 && error.status < 500 && !error.retryable) {
+        logger.warn('SaaSus refused the temporary code', { status: error.status, type: error.type });
+        throw new HttpProblem(400, 'bad-request');
+      }
+      throw error;
+    }
     const sealer = await deps.sessions();
     const { cookieValue, session: linked } = sealer.seal({
       sid: session.sid,

@@ -1,10 +1,12 @@
+import { randomUUID } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { DeploymentConfig } from '../config.js';
 import { type DomainEvent, domainEventTypes } from '../domain-events.js';
 import { IdoperationConflictError } from '../idoperation/errors.js';
 import type { IdoperationClient } from '../idoperation/index.js';
+import { sleep } from '../retry.js';
 import type { SaasusClient } from '../saasus/client.js';
-import type { LicenseItem, LicenseStore } from '../store/licenses.js';
+import { LicenseConflictError, type LicenseItem, type LicenseStore } from '../store/licenses.js';
 import type { RegistrationForm } from './pages.js';
 
 /**
@@ -16,11 +18,18 @@ import type { RegistrationForm } from './pages.js';
  *
  * Steps: registration → saasUser → tenant (ensuring the tenant attributes) → plan → tenantUser →
  * role → directoryUser (optional) → completed.
+ *
+ * Runs for one license never overlap (a double-clicked submit reaches two Lambdas at once): each
+ * run first takes a short lease on the license item, written with the item's optimistic version,
+ * and a second run waits for it, then resumes whatever the first left.
  */
 
 /** Tenant attributes that tie a SaaSus tenant to its Marketplace license. */
 export const LICENSE_ATTRIBUTE = 'aws_marketplace_license';
 export const ACCOUNT_ATTRIBUTE = 'aws_marketplace_account_id';
+
+/** License attribute: when `License Registered` was published for the license. */
+const REGISTERED_EVENT_ATTRIBUTE = 'registeredEventPublishedAt';
 
 export const provisioningSteps = [
   'registration',
@@ -49,6 +58,10 @@ export interface ProvisioningDependencies {
   now?: () => Date;
   /** Test hook: called after each recorded step (crash injection). */
   afterStep?: (step: ProvisioningStep) => void | Promise<void>;
+  /** How long a run's lease lasts unless released: longer than the function timeout. Default 60 s. */
+  leaseMs?: number;
+  /** How long a run waits for another run's lease before answering "busy". Default 8 s. */
+  leaseWaitMs?: number;
 }
 
 export type ProvisioningOutcome = {
@@ -74,9 +87,71 @@ export class ProvisioningError extends Error {
   override readonly name = 'ProvisioningError';
 }
 
+/** Another run is provisioning the license and did not finish in time: try again shortly. */
+export class ProvisioningBusyError extends Error {
+  override readonly name = 'ProvisioningBusyError';
+}
+
+/** License attribute holding the lease of the run in progress: `{ owner, until }` (until: epoch ms). */
+const LEASE_ATTRIBUTE = 'provisioningLease';
+const LEASE_POLL_MS = 100;
+
+const leaseOf = (license: LicenseItem): { owner: string; until: number } | undefined => {
+  const lease = license[LEASE_ATTRIBUTE] as { owner?: unknown; until?: unknown } | null | undefined;
+  return lease && typeof lease.owner === 'string' && typeof lease.until === 'number'
+    ? { owner: lease.owner, until: lease.until }
+    : undefined;
+};
+
 export const createProvisioning = (deps: ProvisioningDependencies) => {
   const { config, store, saasus, logger } = deps;
   const now = deps.now ?? (() => new Date());
+  const leaseMs = deps.leaseMs ?? 60_000;
+  const leaseWaitMs = deps.leaseWaitMs ?? 8_000;
+
+  /**
+   * Runs `work` holding the license's lease. The lease is taken with a conditional write on the
+   * item's version, so of two runs that read the same version only one gets it; the other waits
+   * (polling) until the lease is released or expires. Lease times are real time (a duration),
+   * not the business clock.
+   */
+  const withLease = async <T>(licenseKey: string, work: (license: LicenseItem) => Promise<T>): Promise<T> => {
+    const owner = randomUUID();
+    const giveUpAt = Date.now() + leaseWaitMs;
+    for (;;) {
+      const license = await store.get(licenseKey);
+      if (!license) throw new ProvisioningError(`License ${licenseKey} does not exist`);
+      const lease = leaseOf(license);
+      if (!lease || lease.until <= Date.now()) {
+        let held: LicenseItem | undefined;
+        try {
+          held = await store.setAttributes(
+            licenseKey,
+            { [LEASE_ATTRIBUTE]: { owner, until: Date.now() + leaseMs } },
+            { expectedVersion: license.version },
+          );
+        } catch (error) {
+          // Someone wrote the item since we read it (another run, or the event processor): look again.
+          if (!(error instanceof LicenseConflictError)) throw error;
+        }
+        if (held) {
+          try {
+            return await work(held);
+          } finally {
+            await store.setAttributes(licenseKey, { [LEASE_ATTRIBUTE]: null }).catch((error: unknown) => {
+              logger.warn('Provisioning lease not released; it expires by itself', {
+                licenseKey,
+                error: error instanceof Error ? error.name : 'unknown',
+              });
+            });
+          }
+        }
+      } else if (Date.now() >= giveUpAt) {
+        throw new ProvisioningBusyError(`License ${licenseKey} is being provisioned by another request`);
+      }
+      await sleep(LEASE_POLL_MS);
+    }
+  };
 
   const record = async <K extends ProvisioningStep>(
     license: LicenseItem,
@@ -212,50 +287,102 @@ export const createProvisioning = (deps: ProvisioningDependencies) => {
     }
   };
 
+  const provisionHeld = async (
+    license: LicenseItem,
+    submitted: RegistrationForm,
+  ): Promise<ProvisioningOutcome> => {
+    const { licenseKey } = license;
+    const attached = provisioned(license).tenant;
+    if (attached?.linked) {
+      // Linked to an account that existed before: who belongs to it (and as what) is that account's
+      // business, so a registration submitted afterwards adds nobody to it.
+      const planApplied = await stepPlan(license, attached.tenantId);
+      return { tenantId: attached.tenantId, status: planApplied ? 'ready' : 'preparing' };
+    }
+    const form = provisioned(license).registration ?? (await record(license, 'registration', submitted));
+    // Published after the registration is recorded and remembered apart from it, so a crash in
+    // between publishes it on the retry (at least once; a crash right after publishing repeats it).
+    if (license[REGISTERED_EVENT_ATTRIBUTE] === undefined) {
+      await deps.publish([
+        {
+          detailType: domainEventTypes.licenseRegistered,
+          detail: {
+            licenseKey,
+            customerAwsAccountId: license.customerAwsAccountId,
+            tenantName: form.tenantName,
+          },
+          resources: license.licenseArn ? [license.licenseArn] : [],
+        },
+      ]);
+      const publishedAt = now().toISOString();
+      await store.setAttributes(licenseKey, { [REGISTERED_EVENT_ATTRIBUTE]: publishedAt });
+      license[REGISTERED_EVENT_ATTRIBUTE] = publishedAt;
+    }
+
+    // The order the SaaSus docs give: SaaS user, tenant, plan, tenant user, role.
+    await stepSaasUser(license, form);
+    const { tenantId } = await stepTenant(license, form);
+    const planApplied = await stepPlan(license, tenantId);
+    const { userId: tenantUserId } = await stepTenantUser(license, tenantId, form);
+    await stepRole(license, tenantId, tenantUserId);
+    await stepDirectoryUser(license, form);
+
+    if (!provisioned(license).completed) {
+      await deps.publish([
+        {
+          detailType: domainEventTypes.tenantProvisioned,
+          detail: { licenseKey, tenantId, planId: provisioned(license).plan?.planId ?? null },
+          resources: license.licenseArn ? [license.licenseArn] : [],
+        },
+      ]);
+      await record(license, 'completed', { at: now().toISOString() });
+    }
+    return { tenantId, status: planApplied ? 'ready' : 'preparing' };
+  };
+
+  const linkHeld = async (license: LicenseItem, tenantId: string): Promise<ProvisioningOutcome> => {
+    const { licenseKey } = license;
+    const done = provisioned(license).tenant;
+    if (done && done.tenantId !== tenantId) {
+      throw new ProvisioningError('This license is already attached to another tenant');
+    }
+    if (!done) {
+      const others = await store.findByTenant(tenantId);
+      if (others.some((other) => other.licenseKey !== licenseKey && other.status !== 'ended')) {
+        throw new ProvisioningError('That tenant is already attached to another active license');
+      }
+      await ensureTenantAttributes();
+      const tenant = await saasus.getTenant(tenantId);
+      await saasus.updateTenant(tenantId, {
+        name: tenant.name,
+        attributes: { ...tenant.attributes, ...tenantAttributes(license) },
+        back_office_staff_email: tenant.back_office_staff_email,
+      });
+      await store.setAttributes(licenseKey, { tenantId });
+      license.tenantId = tenantId;
+      await record(license, 'tenant', { tenantId, linked: true });
+    }
+    const planApplied = await stepPlan(license, tenantId);
+    if (!provisioned(license).completed) {
+      await deps.publish([
+        {
+          detailType: domainEventTypes.tenantProvisioned,
+          detail: { licenseKey, tenantId, linked: true, planId: provisioned(license).plan?.planId ?? null },
+          resources: license.licenseArn ? [license.licenseArn] : [],
+        },
+      ]);
+      await record(license, 'completed', { at: now().toISOString() });
+    }
+    return { tenantId, status: planApplied ? 'ready' : 'preparing' };
+  };
+
   return {
     /**
      * Runs (or resumes) provisioning for a license with the buyer's registration. The first
      * registration recorded wins, so a resubmit after a crash cannot fork the account.
      */
-    async provision(licenseKey: string, submitted: RegistrationForm): Promise<ProvisioningOutcome> {
-      const license = await store.get(licenseKey);
-      if (!license) throw new ProvisioningError(`License ${licenseKey} does not exist`);
-      const firstTime = !provisioned(license).registration;
-      const form = provisioned(license).registration ?? (await record(license, 'registration', submitted));
-      if (firstTime) {
-        await deps.publish([
-          {
-            detailType: domainEventTypes.licenseRegistered,
-            detail: {
-              licenseKey,
-              customerAwsAccountId: license.customerAwsAccountId,
-              tenantName: form.tenantName,
-            },
-            resources: license.licenseArn ? [license.licenseArn] : [],
-          },
-        ]);
-      }
-
-      // The order the SaaSus docs give: SaaS user, tenant, plan, tenant user, role.
-      await stepSaasUser(license, form);
-      const { tenantId } = await stepTenant(license, form);
-      const planApplied = await stepPlan(license, tenantId);
-      const { userId: tenantUserId } = await stepTenantUser(license, tenantId, form);
-      await stepRole(license, tenantId, tenantUserId);
-      await stepDirectoryUser(license, form);
-
-      if (!provisioned(license).completed) {
-        await deps.publish([
-          {
-            detailType: domainEventTypes.tenantProvisioned,
-            detail: { licenseKey, tenantId, planId: provisioned(license).plan?.planId ?? null },
-            resources: license.licenseArn ? [license.licenseArn] : [],
-          },
-        ]);
-        await record(license, 'completed', { at: now().toISOString() });
-      }
-      return { tenantId, status: planApplied ? 'ready' : 'preparing' };
-    },
+    provision: (licenseKey: string, submitted: RegistrationForm): Promise<ProvisioningOutcome> =>
+      withLease(licenseKey, (license) => provisionHeld(license, submitted)),
 
     /**
      * Attaches a license to a tenant the buyer already belongs to (proven through SaaSus).
@@ -269,40 +396,7 @@ export const createProvisioning = (deps: ProvisioningDependencies) => {
       if (!allowedTenantIds.includes(tenantId)) {
         throw new ProvisioningError('The signed-in user does not belong to that tenant');
       }
-      const license = await store.get(licenseKey);
-      if (!license) throw new ProvisioningError(`License ${licenseKey} does not exist`);
-      const done = provisioned(license).tenant;
-      if (done && done.tenantId !== tenantId) {
-        throw new ProvisioningError('This license is already attached to another tenant');
-      }
-      if (!done) {
-        const others = await store.findByTenant(tenantId);
-        if (others.some((other) => other.licenseKey !== licenseKey && other.status !== 'ended')) {
-          throw new ProvisioningError('That tenant is already attached to another active license');
-        }
-        await ensureTenantAttributes();
-        const tenant = await saasus.getTenant(tenantId);
-        await saasus.updateTenant(tenantId, {
-          name: tenant.name,
-          attributes: { ...tenant.attributes, ...tenantAttributes(license) },
-          back_office_staff_email: tenant.back_office_staff_email,
-        });
-        await store.setAttributes(licenseKey, { tenantId });
-        license.tenantId = tenantId;
-        await record(license, 'tenant', { tenantId, linked: true });
-      }
-      const planApplied = await stepPlan(license, tenantId);
-      if (!provisioned(license).completed) {
-        await deps.publish([
-          {
-            detailType: domainEventTypes.tenantProvisioned,
-            detail: { licenseKey, tenantId, linked: true, planId: provisioned(license).plan?.planId ?? null },
-            resources: license.licenseArn ? [license.licenseArn] : [],
-          },
-        ]);
-        await record(license, 'completed', { at: now().toISOString() });
-      }
-      return { tenantId, status: planApplied ? 'ready' : 'preparing' };
+      return withLease(licenseKey, (license) => linkHeld(license, tenantId));
     },
   };
 };
