@@ -1,0 +1,69 @@
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import dynalite from 'dynalite';
+import { createTableInput, type TableDefinition, tableDefinitions } from '../functions/shared/tables.js';
+
+/**
+ * Local DynamoDB for the sandbox: dynalite in memory on a loopback port, with the stack's tables
+ * created from the shared key definitions (`functions/shared/tables.ts`), named `<prefix>-<id>`.
+ */
+
+export interface LocalDynamo {
+  readonly endpoint: string;
+  readonly client: DynamoDBClient;
+  /** Definition id (`Licenses`, …) → local table name. */
+  readonly tables: Readonly<Record<string, string>>;
+  readonly definitions: readonly TableDefinition[];
+  /** Every item of a table (for the dashboard; the sandbox's tables are small). */
+  scan(tableName: string): Promise<Record<string, unknown>[]>;
+  close(): Promise<void>;
+}
+
+export const startLocalDynamo = async (
+  options: { prefix?: string; region?: string; port?: number } = {},
+): Promise<LocalDynamo> => {
+  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
+  });
+  const address = server.address();
+  if (!address || typeof address === 'string') throw new Error('dynalite did not start');
+  const endpoint = `http://127.0.0.1:${address.port}`;
+  const client = new DynamoDBClient({
+    endpoint,
+    region: options.region ?? 'us-east-1',
+    credentials: { accessKeyId: 'sandbox', secretAccessKey: 'sandbox' },
+  });
+  const documents = DynamoDBDocumentClient.from(client);
+  const prefix = options.prefix ?? 'sandbox';
+  const tables: Record<string, string> = {};
+  for (const definition of tableDefinitions) {
+    const tableName = `${prefix}-${definition.id}`;
+    await client.send(new CreateTableCommand(createTableInput(definition, tableName)));
+    tables[definition.id] = tableName;
+  }
+  return {
+    endpoint,
+    client,
+    tables,
+    definitions: tableDefinitions,
+    async scan(tableName) {
+      const items: Record<string, unknown>[] = [];
+      let startKey: Record<string, unknown> | undefined;
+      do {
+        const page = await documents.send(
+          new ScanCommand({ TableName: tableName, ExclusiveStartKey: startKey }),
+        );
+        items.push(...(page.Items ?? []));
+        startKey = page.LastEvaluatedKey;
+      } while (startKey);
+      return items;
+    },
+    async close() {
+      client.destroy();
+      server.closeAllConnections?.();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+};

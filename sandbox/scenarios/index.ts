@@ -1,0 +1,5 @@
+import type { Scenario } from '../scenario.js';
+import { smoke } from './smoke.js';
+
+/** Scenarios `npm start -- --scenario NAME` can run. */
+export const scenarios: Readonly<Record<string, Scenario>> = { [smoke.name]: smoke };

@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest';
+import type { Sandbox } from '../../sandbox/runner.js';
+import { parseForms, runScenario, type Scenario } from '../../sandbox/scenario.js';
+
+const sandbox = { url: 'http://127.0.0.1:9' } as Sandbox;
+
+const story = (run: Scenario['run']): Scenario => ({ name: 'story', description: 'a test story', run });
+
+describe('runScenario', () => {
+  it('passes when every expectation of every step holds', async () => {
+    const lines: string[] = [];
+    const result = await runScenario(
+      story(async ({ step }) => {
+        await step('one', (check) => {
+          check(true, 'it holds');
+          check.equal({ a: [1] }, { a: [1] }, 'equal values');
+        });
+      }),
+      sandbox,
+      (line) => lines.push(line),
+    );
+    expect(result.passed).toBe(true);
+    expect(result.steps.map((step) => step.expectations.length)).toEqual([2]);
+    expect(lines.at(-1)).toBe('Scenario story passed: 2/2 expectations held in 1 steps.');
+  });
+
+  it('reports a failed expectation and carries on with the next step', async () => {
+    const lines: string[] = [];
+    const result = await runScenario(
+      story(async ({ step }) => {
+        await step('first', (check) => {
+          check.equal(1, 2, 'one is two');
+        });
+        await step('second', (check) => {
+          check(true, 'still runs');
+        });
+      }),
+      sandbox,
+      (line) => lines.push(line),
+    );
+    expect(result.passed).toBe(false);
+    expect(result.steps.map((step) => step.name)).toEqual(['first', 'second']);
+    expect(lines).toContain('      ✗ one is two: expected 2, got 1');
+  });
+
+  it('ends the story at a step that throws', async () => {
+    const result = await runScenario(
+      story(async ({ step }) => {
+        await step('broken', () => {
+          throw new Error('no luck');
+        });
+        await step('never', (check) => {
+          check(true, 'unreachable');
+        });
+      }),
+      sandbox,
+    );
+    expect(result.passed).toBe(false);
+    expect(result.steps).toEqual([
+      expect.objectContaining({ name: 'broken', error: expect.stringContaining('no luck') }),
+    ]);
+  });
+
+  it('does not pass a story that checked nothing', async () => {
+    const result = await runScenario(
+      story(async ({ step }) => {
+        await step('empty', () => {});
+      }),
+      sandbox,
+    );
+    expect(result.passed).toBe(false);
+  });
+});
+
+describe('parseForms', () => {
+  it('reads actions, methods and the values a browser would submit', () => {
+    const html = `<form method="post" action="&#47;fulfillment&#x2F;register">
+<input type="hidden" name="csrf" value="a&amp;b">
+<input id="x" name="tenantName" type="text" value="">
+<input type="checkbox" name="agree" value="1" checked>
+<input type="checkbox" name="news" value="1">
+<select name="plan"><option value="basic">Basic</option><option value="pro" selected>Pro</option></select>
+<button type="submit">Go</button></form>
+<form action="search"><input name="q" value="x"></form>`;
+    expect(parseForms(html, 'http://127.0.0.1:3000/fulfillment/')).toEqual([
+      {
+        action: 'http://127.0.0.1:3000/fulfillment/register',
+        method: 'POST',
+        fields: { csrf: 'a&b', tenantName: '', agree: '1', plan: 'pro' },
+      },
+      { action: 'http://127.0.0.1:3000/fulfillment/search', method: 'GET', fields: { q: 'x' } },
+    ]);
+  });
+});
