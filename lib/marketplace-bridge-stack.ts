@@ -24,7 +24,7 @@ export class MarketplaceBridgeStack extends Stack {
     this.state = new State(this, 'State', { stage: config.stage });
     const alarms = new Alarms(this, 'Alarms', config.alarmEmail ? { email: config.alarmEmail } : {});
     new SignUp(this, 'SignUp', { config, state: this.state, alarms });
-    new Events(this, 'Events', { config, state: this.state });
-    new Metering(this, 'Metering', { config, state: this.state });
+    const metering = new Metering(this, 'Metering', { config, state: this.state, alarms });
+    new Events(this, 'Events', { config, state: this.state, alarms, flushQueue: metering.flushQueue });
   }
 }

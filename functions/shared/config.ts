@@ -110,6 +110,8 @@ export const deploymentConfigSchema = z
       adminRoleNames: z.array(nonEmpty('a role name')).min(1, 'expected at least one admin role name'),
       backOfficeStaffEmail: z.email({ message: 'expected an email address' }),
       signInUrl: z.url({ message: 'expected the URL of the SaaS sign-in page' }),
+      /** Where "link to my existing account" sends the buyer to sign in; see the README. */
+      linkSignInUrl: z.url({ message: 'expected the URL that starts the link sign-in' }).optional(),
     }),
     idoperation: z
       .strictObject({

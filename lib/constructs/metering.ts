@@ -1,5 +1,24 @@
+import { type CfnElement, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Metric } from 'aws-cdk-lib/aws-cloudwatch';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import {
+  ContextAttribute,
+  Schedule,
+  ScheduleExpression,
+  ScheduleTargetInput,
+  TimeWindow,
+} from 'aws-cdk-lib/aws-scheduler';
+import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
+import type { IQueue, Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { DeploymentConfig } from '../../functions/shared/config.js';
+import { METERING_SERVICE, meteringMetrics } from '../../functions/shared/metering/metrics.js';
+import { meteringLedgerTable } from '../../functions/shared/tables.js';
+import type { Alarms } from './alarms.js';
+import { BridgeFunction, METRICS_NAMESPACE } from './bridge-function.js';
+import { deadLetterQueue, workQueue } from './queues.js';
+import { acknowledgeMarketplaceWildcard, grantSecretRead, runtimeEnvironment } from './runtime.js';
 import type { State } from './state.js';
 
 export interface MeteringProps {
@@ -7,12 +26,181 @@ export interface MeteringProps {
   readonly config: DeploymentConfig;
   /** Shared tables and the domain event bus. */
   readonly state: State;
+  /** Where failures are reported. */
+  readonly alarms: Alarms;
+  /**
+   * Metering workers that may run at once (the queue event source's maximum concurrency, at
+   * least 2). They share the account's 10 BatchMeterUsage calls per second: each gets 90 % of
+   * it divided by this number. @default 5
+   */
+  readonly workers?: number;
 }
 
-/** The hourly SaaSus usage to BatchMeterUsage pipeline. */
+/** Worker timeout; the queue hides a message six times as long, as Lambda recommends for SQS. */
+const WORKER_TIMEOUT = Duration.minutes(2);
+
+/** Alarm when the oldest unreported hour started more than this long ago. */
+export const METERING_LAG_ALARM_SECONDS = 2 * 3600;
+
+/**
+ * The hourly SaaSus usage → BatchMeterUsage pipeline: an EventBridge Scheduler schedule a few
+ * minutes past every hour invokes the fan-out function, which queues the due licenses on the
+ * work queue; a bounded pool of workers meters them. The event processor sends final-flush
+ * requests to the same queue (`flushQueue`), so they share the workers' rate limit.
+ */
 export class Metering extends Construct {
+  readonly scheduleFunction: BridgeFunction;
+  readonly worker: BridgeFunction;
+  /** The work queue; `{ kind: 'flush', licenseKey }` messages request a final flush. */
+  readonly flushQueue: IQueue;
+  readonly deadLetters: Queue;
+  readonly schedule: Schedule;
+
   constructor(scope: Construct, id: string, props: MeteringProps) {
     super(scope, id);
-    void props;
+    const { config, state, alarms } = props;
+    const workers = props.workers ?? 5;
+    if (!Number.isInteger(workers) || workers < 2 || workers > 1000) {
+      throw new Error(`Metering workers: expected a whole number from 2 to 1000, got ${workers}`);
+    }
+
+    this.deadLetters = deadLetterQueue(this, 'WorkDeadLetters');
+    const queue = workQueue(this, 'WorkQueue', {
+      deadLetters: this.deadLetters,
+      visibilityTimeout: Duration.seconds(WORKER_TIMEOUT.toSeconds() * 6),
+    });
+    this.flushQueue = queue;
+
+    this.worker = new BridgeFunction(this, 'Worker', {
+      entry: 'functions/metering/worker.ts',
+      description: 'Meters licenses: SaaSus usage to the ledger to BatchMeterUsage',
+      serviceName: METERING_SERVICE,
+      timeout: WORKER_TIMEOUT,
+      environment: { ...runtimeEnvironment(config, state), METERING_WORKERS: String(workers) },
+    });
+    this.worker.addEventSource(
+      new SqsEventSource(queue, { batchSize: 5, maxConcurrency: workers, reportBatchItemFailures: true }),
+    );
+    // Least privilege: the worker reads and updates licenses, reads and writes its ledger items.
+    this.worker.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+        resources: [state.licenses.tableArn],
+      }),
+    );
+    this.worker.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
+        resources: [state.meteringLedger.tableArn],
+      }),
+    );
+    grantSecretRead(this, this.worker, 'SaasusSecret', config.saasus.secretName);
+    const marketplaceActions = [
+      'aws-marketplace:BatchMeterUsage',
+      ...(config.marketplace.pricingModel === 'contract-with-consumption'
+        ? ['aws-marketplace:GetEntitlements']
+        : []),
+    ];
+    this.worker.addToRolePolicy(new PolicyStatement({ actions: marketplaceActions, resources: ['*'] }));
+    acknowledgeMarketplaceWildcard(this.worker, marketplaceActions);
+
+    this.scheduleFunction = new BridgeFunction(this, 'Schedule', {
+      entry: 'functions/metering/schedule.ts',
+      description: 'Hourly metering fan-out: queues the licenses with hours to report',
+      serviceName: METERING_SERVICE,
+      timeout: Duration.minutes(10),
+      memorySize: 1024,
+      environment: { ...runtimeEnvironment(config, state), METERING_QUEUE_URL: queue.queueUrl },
+    });
+    // The fan-out scans licenses, queries the pending index and marks expired items.
+    this.scheduleFunction.addToRolePolicy(
+      new PolicyStatement({ actions: ['dynamodb:Scan'], resources: [state.licenses.tableArn] }),
+    );
+    this.scheduleFunction.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+        resources: [state.meteringLedger.tableArn],
+      }),
+    );
+    this.scheduleFunction.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['dynamodb:Query'],
+        resources: [`${state.meteringLedger.tableArn}/index/${meteringLedgerTable.indexes[0].indexName}`],
+      }),
+    );
+    queue.grantSendMessages(this.scheduleFunction);
+
+    const scheduleDeadLetters = deadLetterQueue(this, 'ScheduleDeadLetters');
+    Validations.of(scheduleDeadLetters).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is itself the dead-letter queue of the hourly schedule target.',
+    });
+    // An own role (the target would share one stack-wide): invoke this function only.
+    const scheduleRole = new Role(this, 'ScheduleRole', {
+      assumedBy: new ServicePrincipal('scheduler.amazonaws.com', {
+        conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+      }),
+    });
+    const functionId = Stack.of(this).getLogicalId(this.scheduleFunction.node.defaultChild as CfnElement);
+    Validations.of(scheduleRole).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${functionId}.Arn>:*]`,
+      reason:
+        'lambda:InvokeFunction on the fan-out function and its own versions; ":*" names only its qualifiers.',
+    });
+    this.schedule = new Schedule(this, 'Hourly', {
+      description: `Hourly metering run at minute ${config.metering.scheduleMinute}`,
+      schedule: ScheduleExpression.cron({ minute: String(config.metering.scheduleMinute), hour: '*' }),
+      timeWindow: TimeWindow.off(),
+      target: new LambdaInvoke(this.scheduleFunction, {
+        role: scheduleRole,
+        input: ScheduleTargetInput.fromObject({ scheduledTime: ContextAttribute.scheduledTime }),
+        deadLetterQueue: scheduleDeadLetters,
+        retryAttempts: 3,
+        // A run that cannot start within half an hour is superseded by the next one.
+        maxEventAge: Duration.minutes(30),
+      }),
+    });
+
+    const metric = (metricName: string, statistic = 'Sum', period = Duration.minutes(5)) =>
+      new Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName,
+        dimensionsMap: { service: METERING_SERVICE },
+        statistic,
+        period,
+      });
+    alarms.onDeadLetters('MeteringWorkDeadLetters', this.deadLetters, 'Metering work');
+    alarms.onDeadLetters('MeteringScheduleDeadLetters', scheduleDeadLetters, 'Hourly metering schedule');
+    alarms.onMetric(
+      'MeteringRecordsExpired',
+      metric(meteringMetrics.expired),
+      'Usage records left the BatchMeterUsage window unsent: that usage may be unbilled (see the ledger items marked expired)',
+    );
+    alarms.onMetric(
+      'MeteringRecordsRejected',
+      metric(meteringMetrics.rejected),
+      'BatchMeterUsage rejected usage records (isolated by bisection): fix the cause (dimension, license) so later records bill the usage',
+    );
+    alarms.onMetric(
+      'MeteringRecordsDuplicate',
+      metric(meteringMetrics.duplicate),
+      'AWS already held a different quantity for a license, dimension and hour: something else meters this product, or the ledger was changed',
+    );
+    alarms.onMetric(
+      'MeteringLag',
+      metric(meteringMetrics.oldestUnreportedHourLag, 'Maximum', Duration.hours(1)),
+      'The oldest unreported usage hour started more than two hours ago: hourly metering is falling behind',
+      METERING_LAG_ALARM_SECONDS,
+    );
+    alarms.onMetric(
+      'MeteringWorkerErrors',
+      this.worker.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
+      'The metering worker failed',
+    );
+    alarms.onMetric(
+      'MeteringScheduleErrors',
+      this.scheduleFunction.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
+      'The hourly metering fan-out failed',
+    );
   }
 }

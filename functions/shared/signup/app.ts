@@ -276,7 +276,7 @@ export const createSignUpApp = (deps: SignUpAppDependencies) => {
     '/link': {
       GET: async (event) => {
         await openSession(event);
-        return redirect(config.saasus.signInUrl);
+        return redirect(config.saasus.linkSignInUrl ?? config.saasus.signInUrl);
       },
       POST: submitLink,
     },

@@ -1,0 +1,38 @@
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
+import { eventIdempotency, handleEvent, licenseEventDependencies } from '../shared/events/handler-support.js';
+import { parseMarketplaceSnsMessage } from '../shared/events/marketplace-sns.js';
+import { createLicenseEventProcessor } from '../shared/events/processor.js';
+import { logger } from '../shared/powertools.js';
+import { runtimeFromEnv } from '../shared/runtime.js';
+
+/**
+ * Legacy AWS Marketplace SNS notifications, delivered through an SQS queue. Each record is
+ * processed on its own, in batch order (idempotent on the SNS MessageId); a record that fails is reported as a
+ * batch item failure with its reason logged, so SQS redelivers only it and, after the queue's
+ * receive limit, moves it to the dead-letter queue.
+ */
+const runtime = runtimeFromEnv();
+const { productCode } = runtime.config.marketplace;
+const processor = createLicenseEventProcessor(licenseEventDependencies(runtime));
+const idempotency = eventIdempotency(runtime, 'legacy-sns-events', processor.process);
+const batch = new BatchProcessor(EventType.SQS);
+
+const processRecord = (record: SQSRecord) =>
+  handleEvent(
+    () =>
+      parseMarketplaceSnsMessage(record.body, {
+        productCode,
+        delivery: { messageId: record.messageId, sentTimestamp: record.attributes.SentTimestamp },
+      }),
+    idempotency.run,
+    { messageId: record.messageId },
+  );
+
+export const handler = middy((event: SQSEvent, context: Context) => {
+  idempotency.config.registerLambdaContext(context);
+  // In order: notifications of one license in a batch then apply as sent, without write conflicts.
+  return processPartialResponse(event, processRecord, batch, { context, processInParallel: false });
+}).use(injectLambdaContext(logger, { resetKeys: true }));

@@ -1,0 +1,37 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
+import {
+  eventIdempotency,
+  handleEvent,
+  licenseEventDependencies,
+  unwrapFailureRecord,
+} from '../shared/events/handler-support.js';
+import { parseMarketplaceEvent } from '../shared/events/marketplace-eventbridge.js';
+import { createLicenseEventProcessor } from '../shared/events/processor.js';
+import { logger } from '../shared/powertools.js';
+import { runtimeFromEnv } from '../shared/runtime.js';
+
+/**
+ * AWS Marketplace agreement and license events (`aws.agreement-marketplace`, default bus),
+ * invoked asynchronously by EventBridge. Idempotent on the event id; a failure is thrown with its
+ * reason, so Lambda retries it and then sends it to the dead-letter queue. Also accepts a failure
+ * record from that queue (a redrive).
+ */
+const runtime = runtimeFromEnv();
+const { marketplace } = runtime.config;
+const processor = createLicenseEventProcessor(licenseEventDependencies(runtime));
+const idempotency = eventIdempotency(runtime, 'marketplace-events', processor.process);
+
+export const handler = middy((event: unknown, context: Context) => {
+  idempotency.config.registerLambdaContext(context);
+  const received = unwrapFailureRecord(event);
+  return handleEvent(
+    () =>
+      parseMarketplaceEvent(received, {
+        productId: marketplace.productId,
+        productCode: marketplace.productCode,
+      }),
+    idempotency.run,
+  );
+}).use(injectLambdaContext(logger, { resetKeys: true }));

@@ -1,0 +1,45 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import middy from '@middy/core';
+import { z } from 'zod';
+import { now } from '../shared/clock.js';
+import { parseEnv } from '../shared/env.js';
+import { type FanoutReport, runFanout, sqsEnqueue } from '../shared/metering/fanout.js';
+import { hourStart } from '../shared/metering/hours.js';
+import { publishFanoutMetrics } from '../shared/metering/metrics.js';
+import { createLedgerStore, scanMeteredLicenses } from '../shared/metering/store.js';
+import { logger, metrics } from '../shared/powertools.js';
+import { createRuntime, runtimeEnvSchema } from '../shared/runtime.js';
+
+/**
+ * The EventBridge Scheduler target, a few minutes past every hour: queues the licenses with
+ * hours to report for the metering workers, sweeps expired pending records, and reports the lag
+ * of the oldest unreported hour.
+ */
+const env = parseEnv(runtimeEnvSchema.extend({ METERING_QUEUE_URL: z.url() }));
+const runtime = createRuntime(env);
+const sqs = new SQSClient({});
+
+/** The Scheduler input: `{ "scheduledTime": "<aws.scheduler.scheduled-time>" }`. */
+const scheduleEventSchema = z.looseObject({ scheduledTime: z.iso.datetime({ offset: true }).optional() });
+
+export const handler = middy(async (event: unknown): Promise<FanoutReport> => {
+  const input = scheduleEventSchema.parse(event ?? {});
+  const at = now();
+  const report = await runFanout(
+    {
+      config: runtime.config,
+      licensePages: () => scanMeteredLicenses({ client: runtime.dynamo(), tableName: env.LICENSES_TABLE }),
+      ledger: createLedgerStore({ client: runtime.dynamo(), tableName: env.METERING_LEDGER_TABLE }),
+      enqueue: sqsEnqueue(sqs, env.METERING_QUEUE_URL),
+      logger,
+    },
+    { now: at, runHour: hourStart(input.scheduledTime === undefined ? at : new Date(input.scheduledTime)) },
+  );
+  publishFanoutMetrics(metrics, report);
+  logger.info('Metering fan-out', { ...report });
+  return report;
+})
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(logMetrics(metrics));

@@ -1,0 +1,183 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import {
+  type EventsHarness,
+  minute,
+  type ProvisionedLicense,
+  rawSqsRecord,
+  snsRecord,
+  startEventsHarness,
+} from '../support/events-harness.js';
+
+// The logger reads its level when its module loads; this file checks the reasons it logs.
+vi.hoisted(() => {
+  process.env.POWERTOOLS_LOG_LEVEL = 'INFO';
+});
+
+/**
+ * Legacy SNS notifications through SQS, end to end with the real handler: partial batch
+ * failures, idempotency on the SNS MessageId, and the subscription lifecycle of an older listing
+ * (legacy identity: licenses keyed by CustomerIdentifier; contract with consumption).
+ */
+
+let h: EventsHarness;
+beforeAll(async () => {
+  h = await startEventsHarness({
+    configure: (input) => {
+      input.marketplace.identityMode = 'legacy';
+      input.marketplace.pricingModel = 'contract-with-consumption';
+      input.legacySns = {
+        subscriptionTopicArn: `arn:aws:sns:us-east-1:287250355862:aws-mp-subscription-notification-${input.marketplace.productCode}`,
+      };
+    },
+  });
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+const notification = (
+  license: Pick<ProvisionedLicense, 'customerIdentifier'>,
+  action: string,
+  time: string,
+  messageId?: string,
+) =>
+  snsRecord({
+    action,
+    customerIdentifier: license.customerIdentifier,
+    productCode: h.config.marketplace.productCode,
+    time,
+    ...(messageId ? { messageId } : {}),
+    ...(action.startsWith('subscribe')
+      ? { extra: { 'offer-identifier': 'offer-1', isFreeTrialTermPresent: 'false' } }
+      : {}),
+  });
+
+const failedIds = (response: { batchItemFailures: { itemIdentifier: string }[] }) =>
+  new Set(response.batchItemFailures.map((failure) => failure.itemIdentifier));
+
+const detailTypes = (license: ProvisionedLicense) =>
+  h.domainEvents(license.licenseKey).map((event) => event.detailType);
+
+describe('a batch', () => {
+  it('reports only the records it cannot act on, with their reasons logged, and processes the others', async () => {
+    const subscribed = await h.provisionLicense({ entitlements: ['basic'] });
+    const updated = await h.provisionLicense({ entitlements: ['pro'] });
+    const malformed = rawSqsRecord('{"Type":"Notification","MessageId":');
+    const unknownAction = notification(subscribed, 'frobnicate', minute(1));
+    const confirmation = rawSqsRecord(
+      JSON.stringify({
+        Type: 'SubscriptionConfirmation',
+        MessageId: randomUUID(),
+        Message: 'confirm',
+        Timestamp: minute(0),
+      }),
+    );
+    const records = [
+      notification(subscribed, 'subscribe-success', minute(1)),
+      malformed,
+      notification(updated, 'subscribe-success', minute(1)),
+      unknownAction,
+      confirmation,
+    ];
+
+    const response = await h.deliverBatch(records);
+
+    expect(failedIds(response)).toEqual(new Set([malformed.messageId, unknownAction.messageId]));
+    expect(h.tenantPlan(subscribed.tenantId)).toBe(h.config.plans.byDimension.basic);
+    expect(h.tenantPlan(updated.tenantId)).toBe(h.config.plans.byDimension.pro);
+    expect((await h.license(subscribed.licenseKey)).status).toBe('active');
+    const failures = h.logs.filter((line) => line.includes('Event not processed'));
+    expect(
+      failures.some(
+        (line) => line.includes(malformed.messageId) && line.includes('SQS message body is not valid JSON'),
+      ),
+    ).toBe(true);
+    expect(
+      failures.some(
+        (line) => line.includes(unknownAction.messageId) && line.includes('unknown action \\"frobnicate\\"'),
+      ),
+    ).toBe(true);
+    // The subscription confirmation is acknowledged, not retried.
+    expect(
+      h.logs.some((line) => line.includes('Event ignored') && line.includes('SubscriptionConfirmation')),
+    ).toBe(true);
+  });
+
+  it('applies an SNS message delivered twice (same MessageId) once', async () => {
+    const license = await h.provisionLicense({ entitlements: ['basic'] });
+    await h.deliverBatch([notification(license, 'subscribe-success', minute(1))]);
+    const messageId = randomUUID();
+    h.marketplace.setEntitlements(license.customerIdentifier, [{ dimension: 'pro', value: 1 }]);
+
+    const first = await h.deliverBatch([notification(license, 'entitlement-updated', minute(2), messageId)]);
+    const reads = h.marketplace.callCount('GetEntitlements');
+    const second = await h.deliverBatch([notification(license, 'entitlement-updated', minute(2), messageId)]);
+
+    expect([first.batchItemFailures, second.batchItemFailures]).toEqual([[], []]);
+    expect(h.marketplace.callCount('GetEntitlements')).toBe(reads);
+    expect(h.marketplace.calls('GetEntitlements').at(-1)?.input.Filter).toEqual({
+      CUSTOMER_IDENTIFIER: [license.customerIdentifier],
+    });
+    expect(h.tenantPlan(license.tenantId)).toBe(h.config.plans.byDimension.pro);
+    expect(detailTypes(license)).toEqual(['License Activated', 'Entitlements Changed']);
+  });
+});
+
+describe('the subscription lifecycle', () => {
+  it('unsubscribe-pending revokes and requests the final flush; a re-subscription before the end reinstates', async () => {
+    const license = await h.provisionLicense({ entitlements: ['pro'] });
+    await h.deliverBatch([notification(license, 'subscribe-success', minute(1))]);
+
+    const pending = await h.deliverBatch([notification(license, 'unsubscribe-pending', minute(10))]);
+    expect(pending.batchItemFailures).toEqual([]);
+    expect(h.tenantPlan(license.tenantId)).toBeNull();
+    expect(h.directoryUser(license.directoryUserId)?.is_disabled).toBe(1);
+    expect(
+      h.domainEvents(license.licenseKey).find((event) => event.detailType === 'License Ending')?.detail,
+    ).toMatchObject({
+      licenseKey: license.customerIdentifier,
+      endingSince: minute(10),
+    });
+
+    await h.deliverBatch([notification(license, 'subscribe-success', minute(20))]);
+
+    expect((await h.license(license.licenseKey)).status).toBe('active');
+    expect(h.tenantPlan(license.tenantId)).toBe(h.config.plans.byDimension.pro);
+    expect(h.directoryUser(license.directoryUserId)?.is_disabled).toBe(0);
+    expect(detailTypes(license)).toEqual(['License Activated', 'License Ending', 'License Reinstated']);
+  });
+
+  it('unsubscribe-success ends the license and stops metering', async () => {
+    const license = await h.provisionLicense({ entitlements: ['basic'] });
+    await h.deliverBatch([
+      notification(license, 'subscribe-success', minute(1)),
+      notification(license, 'unsubscribe-pending', minute(10)),
+    ]);
+    await h.deliverBatch([notification(license, 'unsubscribe-success', minute(70))]);
+
+    expect((await h.license(license.licenseKey)).status).toBe('ended');
+    expect(detailTypes(license)).toEqual([
+      'License Activated',
+      'License Ending',
+      'License Revoked',
+      'Metering Stopped',
+    ]);
+  });
+
+  it('records a notification that arrives before sign-up under the customer identifier', async () => {
+    const customerIdentifier = randomBytes(5).toString('hex').toUpperCase();
+    h.marketplace.addLicense({ customerAwsAccountId: '210987654321', customerIdentifier });
+
+    const response = await h.deliverBatch([
+      notification({ customerIdentifier }, 'subscribe-success', minute(1)),
+    ]);
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(await h.license(customerIdentifier)).toMatchObject({
+      identityMode: 'legacy',
+      customerIdentifier,
+      status: 'active',
+    });
+  });
+});

@@ -1,0 +1,127 @@
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type MeteringMessage,
+  parseMeteringMessage,
+  runFanout,
+  sqsEnqueue,
+} from '../../functions/shared/metering/fanout.js';
+import { type CrashPoint, InjectedCrash, meterLicenses } from '../../functions/shared/metering/pipeline.js';
+import { meteringAttributes, scanMeteredLicenses } from '../../functions/shared/metering/store.js';
+import { at, type Harness, startHarness, startQueue } from './metering-harness.js';
+
+const t = (time: string) => at(`2026-11-22T${time}:00.000Z`);
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness({ prefix: 'fanout', start: t('00:00') });
+});
+afterAll(() => h.close());
+
+const run = async (keys: string[], now: Date, crashAt?: (point: CrashPoint) => boolean) => {
+  h.clock.now = now;
+  return meterLicenses(h.deps(crashAt ? { crashAt } : {}), { licenseKeys: keys, now });
+};
+
+describe('hourly fan-out', () => {
+  it('queues due licenses and licenses with pending records, sweeps expired ones, reports the lag, and is idempotent', async () => {
+    const due = await h.addLicense({ activeAt: t('09:20') });
+    const current = await h.addLicense({ activeAt: t('09:20') });
+    await run([current.licenseKey], t('13:05'));
+    const stopped = await h.addLicense({ activeAt: t('09:20') });
+    await h.licenses.setAttributes(stopped.licenseKey, {
+      [meteringAttributes.stopped]: {
+        episode: t('09:20').toISOString(),
+        at: t('12:00').toISOString(),
+        reason: 'x',
+      },
+    });
+    const flushed = await h.addLicense({ activeAt: t('09:20'), endingAt: t('11:30') });
+    await run([flushed.licenseKey], t('11:35'));
+    const pendingOnly = await h.addLicense({ activeAt: t('12:00') });
+    await expect(
+      run([pendingOnly.licenseKey], t('13:05'), (point) => point.step === 'cursorAdvanced'),
+    ).rejects.toBeInstanceOf(InjectedCrash);
+    const gone = await h.addLicense({ activeAt: t('04:00') });
+    await expect(
+      run([gone.licenseKey], t('05:05'), (point) => point.step === 'cursorAdvanced'),
+    ).rejects.toBeInstanceOf(InjectedCrash);
+    await h.setLifecycle(gone.licenseKey, {
+      activeAt: t('04:00'),
+      endingAt: t('05:30'),
+      deprovisionedAt: t('06:00'),
+    });
+
+    const queued: MeteringMessage[] = [];
+    const fanout = () =>
+      runFanout(
+        {
+          config: h.config,
+          licensePages: () =>
+            scanMeteredLicenses({ client: h.local.client, tableName: h.local.tables.Licenses, pageSize: 2 }),
+          ledger: h.ledger,
+          enqueue: async (messages) => {
+            queued.push(...messages);
+          },
+        },
+        { now: t('13:35'), runHour: t('13:00') },
+      );
+    const report = await fanout();
+    expect(report).toMatchObject({
+      runHour: '2026-11-22T13:00:00.000Z',
+      dueLicenses: 1,
+      pendingOnlyLicenses: 1,
+      stoppedLicenses: 1,
+      messages: 1,
+      expired: 3,
+      // The due license was never metered: its activation hour 09:00 is the oldest unreported.
+      oldestUnreportedHourLagSeconds: 4 * 3600 + 35 * 60,
+    });
+    expect(queued).toEqual([
+      {
+        kind: 'meter',
+        licenseKeys: [due.licenseKey, pendingOnly.licenseKey].sort(),
+        runHour: '2026-11-22T13:00:00.000Z',
+      },
+    ]);
+    expect((await h.ledgerOf(gone.licenseKey)).map((item) => item.status)).toEqual([
+      'expiredUnconfirmed',
+      'expiredUnconfirmed',
+      'expiredUnconfirmed',
+    ]);
+
+    // The workers process the messages; repeating the fan-out then queues nothing.
+    for (const message of queued) {
+      if (message.kind === 'meter') await run(message.licenseKeys, t('13:36'));
+    }
+    expect(h.billedFor(pendingOnly.licenseKey)).toHaveLength(3);
+    queued.length = 0;
+    const again = await fanout();
+    expect(again).toMatchObject({ dueLicenses: 0, pendingOnlyLicenses: 0, messages: 0, expired: 0 });
+    expect(queued).toEqual([]);
+  });
+
+  it('queues with SendMessageBatch, ten per call, sending refused entries again', async () => {
+    const queue = await startQueue();
+    const client = new SQSClient({
+      region: 'us-east-1',
+      endpoint: queue.url,
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    });
+    try {
+      const messages: MeteringMessage[] = Array.from({ length: 23 }, (_, index) => ({
+        kind: 'flush',
+        licenseKey: `license-${index}`,
+      }));
+      queue.refuseNext(3);
+      await sqsEnqueue(client, queue.queueUrl, { sleep: async () => {} })(messages);
+      expect(queue.received.map(parseMeteringMessage)).toEqual(
+        expect.arrayContaining(messages.map((message) => expect.objectContaining(message))),
+      );
+      expect(queue.received).toHaveLength(23);
+    } finally {
+      client.destroy();
+      await queue.close();
+    }
+  });
+});

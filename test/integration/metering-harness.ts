@@ -1,0 +1,284 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { DeploymentConfig, DeploymentConfigInput } from '../../functions/shared/config.js';
+import { parseDeploymentConfig } from '../../functions/shared/config.js';
+import type { LicenseRecord } from '../../functions/shared/license/record.js';
+import { createMeteringClient } from '../../functions/shared/marketplace/clients.js';
+import { dayOf } from '../../functions/shared/metering/hours.js';
+import {
+  createUsageSender,
+  type MeteringDeps,
+  saasusDayCounts,
+  type UsageSender,
+} from '../../functions/shared/metering/pipeline.js';
+import {
+  createLedgerStore,
+  type LedgerItem,
+  type LedgerStore,
+  meteringAttributes,
+} from '../../functions/shared/metering/store.js';
+import { createSaasusClient, type SaasusClient } from '../../functions/shared/saasus/client.js';
+import { staticSecretSource } from '../../functions/shared/secrets.js';
+import { createLicenseStore, type LicenseStore } from '../../functions/shared/store/licenses.js';
+import { awsJsonHandler, startServer } from '../../sandbox/emulators/http.js';
+import { type MarketplaceEmulator, startMarketplaceEmulator } from '../../sandbox/emulators/marketplace.js';
+import { type SaasusEmulator, startSaasusEmulator } from '../../sandbox/emulators/saasus.js';
+import { exampleConfigInput } from '../support/config.js';
+import { startDynalite } from '../support/dynalite.js';
+
+/**
+ * One dynalite, one Marketplace emulator and one SaaSus emulator, all on a simulated clock, plus
+ * helpers to create licenses (Licenses item + emulated buyer + SaaSus tenant) and usage. Tests
+ * use fresh license keys, so several scenarios share one harness.
+ */
+
+export const HOUR = 3_600_000;
+export const at = (iso: string): Date => new Date(iso);
+export const hoursAfter = (base: Date, hours: number): Date => new Date(base.getTime() + hours * HOUR);
+
+export const saasusCredentials = {
+  saasId: 'saas-metering',
+  apiKey: 'key-metering',
+  secretKey: 'secret-metering',
+};
+const secretName = 'metering/saasus';
+const noSleep = async () => {};
+
+export interface HarnessOptions {
+  readonly prefix: string;
+  readonly metering?: DeploymentConfigInput['metering'];
+  readonly pricingModel?: DeploymentConfig['marketplace']['pricingModel'];
+  /** Marketplace quota per second; the emulator throttles above it (real time). */
+  readonly throttlePerSecond?: number;
+  readonly start: Date;
+}
+
+/** A license as the tests see it. */
+export interface TestLicense {
+  readonly licenseKey: string;
+  readonly tenantId: string;
+  readonly account: string;
+}
+
+export const lifecycleFor = (events: {
+  activeAt: Date;
+  endingAt?: Date;
+  deprovisionedAt?: Date;
+}): LicenseRecord => ({
+  version: 1,
+  agreements: {
+    'agmt-1': {
+      firstSeenAt: events.activeAt.toISOString(),
+      created: { at: events.activeAt.toISOString(), intent: 'NEW' },
+      ...(events.endingAt ? { ended: { at: events.endingAt.toISOString(), status: 'CANCELLED' } } : {}),
+    },
+  },
+  ...(events.deprovisionedAt ? { deprovisionedAt: events.deprovisionedAt.toISOString() } : {}),
+  recentEvents: [],
+});
+
+export const startHarness = async (options: HarnessOptions) => {
+  const input = exampleConfigInput();
+  const config: DeploymentConfig = parseDeploymentConfig({
+    ...input,
+    marketplace: {
+      ...input.marketplace,
+      pricingModel: options.pricingModel ?? input.marketplace.pricingModel,
+    },
+    metering: { ...input.metering, ...options.metering },
+  });
+  const clock = { now: options.start };
+  const now = () => clock.now;
+  const local = await startDynalite(options.prefix);
+  const marketplace: MarketplaceEmulator = await startMarketplaceEmulator({
+    productCode: config.marketplace.productCode,
+    identityMode: 'license',
+    now,
+    meteringWindowHours: config.metering.allowedWindowHours,
+    dimensions: config.metering.units.map((unit) => unit.dimension),
+    ...(options.throttlePerSecond === undefined
+      ? {}
+      : { throttle: { callsPerSecond: options.throttlePerSecond } }),
+  });
+  const saasusEmulator: SaasusEmulator = await startSaasusEmulator({
+    credentials: saasusCredentials,
+    now,
+    meteringTimeZone: config.metering.saasusDayTimeZone,
+  });
+  const saasus: SaasusClient = createSaasusClient({
+    baseUrl: saasusEmulator.url,
+    secrets: staticSecretSource({ [secretName]: saasusCredentials }),
+    secretName,
+    retry: { sleep: noSleep },
+  });
+  const meteringClient = createMeteringClient({
+    region: 'us-east-1',
+    endpoint: marketplace.url,
+    maxAttempts: 1,
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  });
+  const licenses: LicenseStore = createLicenseStore({
+    client: local.client,
+    tableName: local.tables.Licenses,
+  });
+  const ledger: LedgerStore = createLedgerStore({
+    client: local.client,
+    tableName: local.tables.MeteringLedger,
+  });
+  const documents = DynamoDBDocumentClient.from(local.client);
+  const defaultSender = createUsageSender({ client: meteringClient, sleep: noSleep });
+
+  const addLicense = async (events: {
+    activeAt: Date;
+    endingAt?: Date;
+    deprovisionedAt?: Date;
+    withTenant?: boolean;
+    /** Store the item in one write, as if a metering pass at activation had captured this baseline. */
+    baseline?: Record<string, number>;
+  }): Promise<TestLicense> => {
+    const account = String(100_000_000_000 + randomBytes(4).readUInt32BE(0));
+    const emulated = marketplace.addLicense({ customerAwsAccountId: account });
+    const tenant = saasusEmulator.seedTenant({
+      name: `tenant of ${emulated.licenseArn}`,
+      back_office_staff_email: 'backoffice@example.com',
+    });
+    const tenantId = String(tenant.id);
+    if (events.baseline) {
+      const timestamp = events.activeAt.toISOString();
+      await documents.send(
+        new PutCommand({
+          TableName: local.tables.Licenses,
+          Item: {
+            licenseKey: emulated.licenseArn,
+            identityMode: 'license',
+            licenseArn: emulated.licenseArn,
+            customerAwsAccountId: account,
+            productCode: config.marketplace.productCode,
+            status: 'active',
+            createdAt: timestamp,
+            updatedAt: timestamp,
+            version: 0,
+            tenantId,
+            lifecycle: lifecycleFor(events),
+            [meteringAttributes.baseline]: {
+              episode: timestamp,
+              day: dayOf(events.activeAt, config.metering.saasusDayTimeZone),
+              counts: events.baseline,
+              capturedAt: timestamp,
+            },
+          },
+        }),
+      );
+      return { licenseKey: emulated.licenseArn, tenantId, account };
+    }
+    await licenses.upsertIdentity({
+      licenseKey: emulated.licenseArn,
+      identityMode: 'license',
+      licenseArn: emulated.licenseArn,
+      customerAwsAccountId: account,
+      productCode: config.marketplace.productCode,
+    });
+    await setLifecycle(emulated.licenseArn, events);
+    if (events.withTenant !== false) await licenses.setAttributes(emulated.licenseArn, { tenantId });
+    return { licenseKey: emulated.licenseArn, tenantId, account };
+  };
+
+  const setLifecycle = async (
+    licenseKey: string,
+    events: { activeAt: Date; endingAt?: Date; deprovisionedAt?: Date },
+  ) => {
+    const status = events.deprovisionedAt ? 'ended' : events.endingAt ? 'ending' : 'active';
+    await licenses.setAttributes(licenseKey, { lifecycle: lifecycleFor(events), status });
+  };
+
+  /** Adds usage of a SaaSus unit at an instant (SaaSus counts it in that instant's day). */
+  const addUsage = async (tenantId: string, unit: string, when: Date, count: number) => {
+    await saasus.updateMeteringCountAt(tenantId, unit, Math.floor(when.getTime() / 1000), {
+      method: 'add',
+      count,
+    });
+  };
+
+  const deps = (
+    overrides: Partial<Omit<MeteringDeps, 'config'>> & {
+      config?: DeploymentConfig;
+      sender?: UsageSender;
+    } = {},
+  ): MeteringDeps => ({
+    config,
+    licenses,
+    ledger,
+    readDayCounts: saasusDayCounts(saasus),
+    sender: defaultSender,
+    ...overrides,
+  });
+
+  /** The license's ledger items, oldest first. */
+  const ledgerOf = (licenseKey: string, from = at('2000-01-01T00:00:00.000Z')): Promise<LedgerItem[]> =>
+    ledger.read(licenseKey, from);
+
+  const billedFor = (licenseKey: string) =>
+    marketplace.billedRecords().filter((record) => record.licenseArn === licenseKey);
+
+  return {
+    config,
+    clock,
+    local,
+    marketplace,
+    saasusEmulator,
+    saasus,
+    meteringClient,
+    licenses,
+    ledger,
+    addLicense,
+    setLifecycle,
+    addUsage,
+    deps,
+    ledgerOf,
+    billedFor,
+    close: async () => {
+      meteringClient.destroy();
+      await Promise.all([marketplace.close(), saasusEmulator.close(), local.close()]);
+    },
+  };
+};
+
+export type Harness = Awaited<ReturnType<typeof startHarness>>;
+
+/** A minimal SQS (SendMessageBatch, AWS JSON) that records messages and can refuse entries. */
+export const startQueue = async () => {
+  const received: string[] = [];
+  let refuse = 0;
+  const server = await startServer(
+    awsJsonHandler('AmazonSQS', {
+      SendMessageBatch: (input) => {
+        const entries = input.Entries as Array<{ Id: string; MessageBody: string }>;
+        const successful = [];
+        const failed = [];
+        for (const entry of entries) {
+          if (refuse > 0) {
+            refuse--;
+            failed.push({ Id: entry.Id, SenderFault: false, Code: 'InternalError', Message: 'try again' });
+            continue;
+          }
+          received.push(entry.MessageBody);
+          successful.push({
+            Id: entry.Id,
+            MessageId: randomUUID(),
+            MD5OfMessageBody: createHash('md5').update(entry.MessageBody).digest('hex'),
+          });
+        }
+        return { Successful: successful, Failed: failed };
+      },
+    }),
+  );
+  return {
+    url: server.url,
+    queueUrl: `${server.url}/000000000000/metering-work`,
+    received,
+    refuseNext: (count: number) => {
+      refuse = count;
+    },
+    close: () => server.close(),
+  };
+};

@@ -1,0 +1,534 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { DeploymentConfig, DeploymentConfigInput } from '../../functions/shared/config.js';
+import { parseDeploymentConfig } from '../../functions/shared/config.js';
+import { createSaasusClient, type SaasusClient } from '../../functions/shared/saasus/client.js';
+import { signSaasusRequest } from '../../functions/shared/saasus/signature.js';
+import { staticSecretSource } from '../../functions/shared/secrets.js';
+import {
+  createLicenseStore,
+  type LicenseItem,
+  type LicenseStore,
+} from '../../functions/shared/store/licenses.js';
+import { type EventBridgeEmulator, startEventBridgeEmulator } from '../../sandbox/emulators/eventbridge.js';
+import { type IdoperationEmulator, startIdoperationEmulator } from '../../sandbox/emulators/idoperation.js';
+import { type MarketplaceEmulator, startMarketplaceEmulator } from '../../sandbox/emulators/marketplace.js';
+import {
+  type SaasusEmulator,
+  type SaasusPartnerEvent,
+  startSaasusEmulator,
+} from '../../sandbox/emulators/saasus.js';
+import { startSecretsManagerEmulator } from '../../sandbox/emulators/secrets-manager.js';
+import { exampleConfigInput } from './config.js';
+import { startDynalite } from './dynalite.js';
+
+/**
+ * The event functions' world on loopback port 0: dynalite with the stack's tables and the SaaSus,
+ * Marketplace, iDoperation, EventBridge and Secrets Manager emulators. The harness seeds the
+ * secrets, sets the environment the handlers read at cold start (the AWS SDK reaches the
+ * emulators through the AWS_ENDPOINT_URL_* variables) and imports the real handler modules on
+ * first use, like Lambda does. Lambda's asynchronous retries and SQS partial batch responses are
+ * played by `deliver` and `deliverBatch`.
+ *
+ * One harness per test file: the handler modules read their environment once, at import.
+ */
+
+export type ConfigInput = DeploymentConfigInput & Record<string, unknown>;
+
+export interface EventsHarnessOptions {
+  /** Changes the example config before the harness uses it (pricing model, revocation, ...). */
+  readonly configure?: (input: ConfigInput) => void;
+}
+
+export type EventHandlerName = 'marketplace' | 'legacy-sns' | 'saasus';
+
+type AsyncHandler = (event: unknown, context: Context) => Promise<unknown>;
+type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
+
+/** What Lambda's asynchronous invocation did with one event. */
+export interface AsyncDelivery {
+  /** Invocations made: the first plus the retries that were needed. */
+  readonly attempts: number;
+  /** The last invocation's result, when one succeeded. */
+  readonly result?: unknown;
+  /** Error messages of the failed invocations, in order. */
+  readonly errors: readonly string[];
+  /** Set when every attempt failed: the on-failure destination record sent to the dead-letter queue. */
+  readonly deadLetter?: FailureRecord;
+}
+
+/** The shape of a Lambda on-failure destination record (what the DLQ message body holds). */
+export interface FailureRecord {
+  readonly version: '1.0';
+  readonly timestamp: string;
+  readonly requestContext: {
+    readonly requestId: string;
+    readonly functionArn: string;
+    readonly condition: 'RetriesExhausted';
+    readonly approximateInvokeCount: number;
+  };
+  readonly requestPayload: unknown;
+  readonly responseContext: {
+    readonly statusCode: 200;
+    readonly executedVersion: '$LATEST';
+    readonly functionError: 'Unhandled';
+  };
+  readonly responsePayload: { readonly errorType: string; readonly errorMessage: string };
+}
+
+export interface ProvisionedLicense {
+  readonly licenseKey: string;
+  readonly licenseArn: string;
+  readonly account: string;
+  readonly customerIdentifier: string;
+  readonly tenantId: string;
+  readonly adminUserId: string;
+  readonly adminEmail: string;
+  readonly directoryUserId: string;
+}
+
+export interface EventsHarness {
+  readonly config: DeploymentConfig;
+  readonly saasus: SaasusEmulator;
+  readonly marketplace: MarketplaceEmulator;
+  readonly idoperation: IdoperationEmulator;
+  readonly eventBridge: EventBridgeEmulator;
+  readonly store: LicenseStore;
+  /** A SaaSus client of our own, for what a person would do in SaaSus (it emits partner events). */
+  readonly saasusClient: SaasusClient;
+  /** Every line printed through the console (Powertools logs and metrics in dev mode). */
+  readonly logs: string[];
+  /** Invokes a handler once, as Lambda would (a fresh context per call). */
+  invoke(name: 'marketplace' | 'saasus', event: unknown): Promise<unknown>;
+  /** Lambda's asynchronous invocation: the first attempt plus `retries` retries, then the DLQ record. */
+  deliver(name: 'marketplace' | 'saasus', event: unknown, retries?: number): Promise<AsyncDelivery>;
+  /** An SQS batch to the legacy SNS handler. */
+  deliverBatch(records: readonly SQSRecord[]): Promise<SQSBatchResponse>;
+  /** A license of a new buyer, provisioned as sign-up leaves it: tenant, admin user with roles, directory user. */
+  provisionLicense(options?: { entitlements?: readonly string[] }): Promise<ProvisionedLicense>;
+  license(licenseKey: string): Promise<LicenseItem>;
+  /** The SaaSus tenant's current plan (null: none). */
+  tenantPlan(tenantId: string): string | null;
+  tenantUserIds(tenantId: string): string[];
+  /** Role names of a tenant user in the configured env. */
+  tenantUserRoles(tenantId: string, userId: string): string[];
+  directoryUser(
+    directoryUserId: string,
+  ): { is_disabled: number; login_id: string; services: number[] } | undefined;
+  /** Domain events about one license (detail.licenseKey), in publication order. */
+  domainEvents(licenseKey: string): { detailType: string; detail: Record<string, unknown> }[];
+  /** Moves the SaaSus emulator's business clock (partner event times) forward. */
+  advanceSaasusClock(ms: number): void;
+  /** Partner events the SaaSus emulator emitted since the last call. */
+  takePartnerEvents(): SaasusPartnerEvent[];
+  /** A signed SaaSus API call the client does not offer (e.g. DeleteTenant); returns the status. */
+  saasusRequest(method: string, path: string, body?: unknown): Promise<number>;
+  close(): Promise<void>;
+}
+
+export const saasusCredentials = {
+  saasId: 'events-harness-saas',
+  apiKey: 'events-harness-api-key',
+  secretKey: 'events-harness-secret-key',
+} as const;
+export const idoperationAuthorization = 'Bearer events-harness-idoperation';
+export const domainEventBus = 'marketplace-bridge-events-test';
+
+export const lambdaContext = (functionName = 'events'): Context => ({
+  callbackWaitsForEmptyEventLoop: true,
+  functionName,
+  functionVersion: '$LATEST',
+  invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${functionName}`,
+  memoryLimitInMB: '512',
+  awsRequestId: randomUUID(),
+  logGroupName: `/aws/lambda/${functionName}`,
+  logStreamName: 'harness',
+  getRemainingTimeInMillis: () => 60_000,
+  done: () => {},
+  fail: () => {},
+  succeed: () => {},
+});
+
+let accountSequence = 0;
+/** A 12-digit account id, unique within the process. */
+export const newAccountId = (): string =>
+  `${(Date.now() % 1_000_000).toString().padStart(6, '0')}${(++accountSequence % 1_000_000).toString().padStart(6, '0')}`;
+
+const captureConsole = (lines: string[]) => {
+  const methods = ['log', 'info', 'warn', 'error', 'debug', 'trace'] as const;
+  const originals = methods.map((method) => [method, console[method]] as const);
+  for (const method of methods) {
+    console[method] = (...parts: unknown[]) => {
+      lines.push(parts.map((part) => (typeof part === 'string' ? part : JSON.stringify(part))).join(' '));
+    };
+  }
+  return () => {
+    for (const [method, original] of originals) console[method] = original;
+  };
+};
+
+/** Base of the SaaSus emulator's business clock: partner events carry times from here on. */
+const saasusClockStart = Date.parse('2026-07-01T00:00:00.000Z');
+
+export const startEventsHarness = async (options: EventsHarnessOptions = {}): Promise<EventsHarness> => {
+  const input = exampleConfigInput() as ConfigInput & {
+    saasus: Record<string, unknown>;
+    idoperation: Record<string, unknown>;
+  };
+  options.configure?.(input);
+  const base = parseDeploymentConfig(input);
+  const dynamo = await startDynalite('events');
+  let saasusOffsetMs = 0;
+  const [saasus, marketplace, idoperation, eventBridge, secrets] = await Promise.all([
+    startSaasusEmulator({
+      credentials: saasusCredentials,
+      envs: [{ id: base.saasus.envId, name: 'production', display_name: 'Production' }],
+      roles: [...base.saasus.adminRoleNames, 'member'],
+      plans: [
+        ...new Set([
+          ...Object.values(base.plans.byDimension),
+          ...(base.plans.defaultPlanId ? [base.plans.defaultPlanId] : []),
+          ...(base.plans.revokedPlanId ? [base.plans.revokedPlanId] : []),
+        ]),
+      ].map((id, index) => ({ id, name: `plan-${index}` })),
+      now: () => new Date(saasusClockStart + saasusOffsetMs),
+    }),
+    startMarketplaceEmulator({
+      productCode: base.marketplace.productCode,
+      identityMode: base.marketplace.identityMode,
+    }),
+    startIdoperationEmulator({ authorization: idoperationAuthorization, basePath: '/v1' }),
+    startEventBridgeEmulator(),
+    startSecretsManagerEmulator(),
+  ]);
+  input.saasus.apiBaseUrl = saasus.url;
+  if (input.idoperation) input.idoperation.baseUrl = `${idoperation.url}/v1`;
+  const config = parseDeploymentConfig(input);
+  secrets.putSecret(config.saasus.secretName, saasusCredentials);
+  if (config.idoperation)
+    secrets.putSecret(config.idoperation.secretName, { authorization: idoperationAuthorization });
+
+  Object.assign(process.env, {
+    BRIDGE_CONFIG: JSON.stringify(input),
+    LICENSES_TABLE: dynamo.tables.Licenses,
+    METERING_LEDGER_TABLE: dynamo.tables.MeteringLedger,
+    IDEMPOTENCY_TABLE: dynamo.tables.Idempotency,
+    DOMAIN_EVENT_BUS: domainEventBus,
+    AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+    AWS_ENDPOINT_URL_EVENTBRIDGE: eventBridge.url,
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.url,
+    AWS_ENDPOINT_URL_MARKETPLACE_METERING: marketplace.url,
+    AWS_ENDPOINT_URL_MARKETPLACE_ENTITLEMENT_SERVICE: marketplace.url,
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'harness',
+    AWS_SECRET_ACCESS_KEY: 'harness',
+  });
+
+  const logs: string[] = [];
+  const restoreConsole = captureConsole(logs);
+  const store = createLicenseStore({ client: dynamo.client, tableName: dynamo.tables.Licenses });
+  const saasusClient = createSaasusClient({
+    baseUrl: saasus.url,
+    secrets: staticSecretSource({ harness: saasusCredentials }),
+    secretName: 'harness',
+    logger: { info: () => {}, warn: () => {} },
+  });
+
+  const handlers = new Map<EventHandlerName, Promise<unknown>>();
+  const load = <T>(name: EventHandlerName): Promise<T> => {
+    if (!handlers.has(name)) {
+      const module =
+        name === 'marketplace'
+          ? import('../../functions/events/marketplace.js')
+          : name === 'saasus'
+            ? import('../../functions/events/saasus.js')
+            : import('../../functions/events/legacy-sns.js');
+      handlers.set(
+        name,
+        module.then((loaded) => loaded.handler),
+      );
+    }
+    return handlers.get(name) as Promise<T>;
+  };
+
+  const invoke: EventsHarness['invoke'] = async (name, event) =>
+    (await load<AsyncHandler>(name))(structuredClone(event), lambdaContext(name));
+
+  let seenPartnerEvents = 0;
+
+  return {
+    config,
+    saasus,
+    marketplace,
+    idoperation,
+    eventBridge,
+    store,
+    saasusClient,
+    logs,
+    invoke,
+    async deliver(name, event, retries = 2) {
+      const errors: string[] = [];
+      for (let attempt = 1; attempt <= retries + 1; attempt++) {
+        try {
+          const result = await invoke(name, event);
+          return { attempts: attempt, result, errors };
+        } catch (error) {
+          errors.push(error instanceof Error ? error.message : String(error));
+        }
+      }
+      const last = errors.at(-1) ?? '';
+      return {
+        attempts: retries + 1,
+        errors,
+        deadLetter: {
+          version: '1.0',
+          timestamp: new Date().toISOString(),
+          requestContext: {
+            requestId: randomUUID(),
+            functionArn: `arn:aws:lambda:us-east-1:000000000000:function:${name}:$LATEST`,
+            condition: 'RetriesExhausted',
+            approximateInvokeCount: retries + 1,
+          },
+          requestPayload: event,
+          responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
+          responsePayload: { errorType: 'Error', errorMessage: last },
+        },
+      };
+    },
+    async deliverBatch(records) {
+      return (await load<SqsHandler>('legacy-sns'))(
+        { Records: structuredClone([...records]) },
+        lambdaContext('legacy-sns'),
+      );
+    },
+    async provisionLicense(provision = {}) {
+      const account = newAccountId();
+      const license = marketplace.addLicense({ customerAwsAccountId: account });
+      if (provision.entitlements) {
+        marketplace.setEntitlements(
+          license.licenseArn,
+          provision.entitlements.map((dimension) => ({ dimension, value: 1 })),
+        );
+      }
+      const legacy = config.marketplace.identityMode === 'legacy';
+      const licenseKey = legacy ? license.customerIdentifier : license.licenseArn;
+      await store.upsertIdentity({
+        licenseKey,
+        identityMode: config.marketplace.identityMode,
+        customerAwsAccountId: account,
+        productCode: config.marketplace.productCode,
+        ...(legacy ? { customerIdentifier: license.customerIdentifier } : { licenseArn: license.licenseArn }),
+      });
+      const suffix = randomBytes(4).toString('hex');
+      const adminEmail = `admin-${suffix}@buyer.example`;
+      const user = saasus.seedUser({ email: adminEmail });
+      const tenant = saasus.seedTenant({
+        name: `Buyer ${suffix}`,
+        back_office_staff_email: 'ops@seller.example',
+      });
+      const tenantId = String(tenant.id);
+      const adminUserId = String(user.id);
+      await saasusClient.createTenantUser(tenantId, { email: adminEmail, attributes: {} });
+      await saasusClient.addTenantUserRoles(
+        tenantId,
+        adminUserId,
+        config.saasus.envId,
+        config.saasus.adminRoleNames,
+      );
+      const directoryUser = idoperation.seedUser({
+        login_id: adminEmail,
+        name: `admin-${suffix}`,
+        is_external: 1,
+      });
+      await store.setAttributes(licenseKey, { tenantId });
+      const steps: [string, unknown][] = [
+        ['registration', { tenantName: `Buyer ${suffix}`, adminEmail, adminName: `Admin ${suffix}` }],
+        ['saasUser', { userId: adminUserId }],
+        ['tenant', { tenantId }],
+        ['tenantUser', { userId: adminUserId }],
+        ['role', { envId: config.saasus.envId, roleNames: config.saasus.adminRoleNames }],
+        ['directoryUser', { userId: directoryUser.id }],
+        ['completed', { at: new Date().toISOString() }],
+      ];
+      for (const [step, value] of steps) await store.recordProvisioningStep(licenseKey, step, value);
+      // Partner events of the seeding calls are not part of any test.
+      seenPartnerEvents = saasus.state.partnerEvents().length;
+      return {
+        licenseKey,
+        licenseArn: license.licenseArn,
+        account,
+        customerIdentifier: license.customerIdentifier,
+        tenantId,
+        adminUserId,
+        adminEmail,
+        directoryUserId: directoryUser.id,
+      };
+    },
+    async license(licenseKey) {
+      const item = await store.get(licenseKey);
+      if (!item) throw new Error(`license ${licenseKey} does not exist`);
+      return item;
+    },
+    tenantPlan: (tenantId) => {
+      const planId = saasus.state.tenant(tenantId)?.plan_id;
+      return typeof planId === 'string' ? planId : null;
+    },
+    tenantUserIds: (tenantId) =>
+      saasus.state
+        .tenantUsers(tenantId)
+        .map((user) => String(user.id))
+        .sort(),
+    tenantUserRoles: (tenantId, userId) => {
+      const member = saasus.state.tenantUsers(tenantId).find((user) => user.id === userId);
+      const envs = (member?.envs ?? []) as { id: number; roles: { role_name: string }[] }[];
+      return (envs.find((env) => env.id === config.saasus.envId)?.roles ?? [])
+        .map((role) => role.role_name)
+        .sort();
+    },
+    directoryUser: (directoryUserId) => idoperation.users().find((user) => user.id === directoryUserId),
+    domainEvents: (licenseKey) =>
+      eventBridge
+        .events(domainEventBus)
+        .filter((event) => event.detail.licenseKey === licenseKey)
+        .map((event) => ({ detailType: event['detail-type'], detail: event.detail })),
+    advanceSaasusClock: (ms) => {
+      saasusOffsetMs += ms;
+    },
+    takePartnerEvents: () => {
+      const events = saasus.state.partnerEvents();
+      const fresh = events.slice(seenPartnerEvents);
+      seenPartnerEvents = events.length;
+      return fresh;
+    },
+    async saasusRequest(method, path, body) {
+      const url = new URL(path, saasus.url);
+      const text = body === undefined ? undefined : JSON.stringify(body);
+      const response = await fetch(url, {
+        method,
+        headers: {
+          authorization: signSaasusRequest({
+            method,
+            url,
+            body: text,
+            ...saasusCredentials,
+            now: new Date(),
+          }),
+          ...(text === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        ...(text === undefined ? {} : { body: text }),
+      });
+      await response.text();
+      return response.status;
+    },
+    close: async () => {
+      restoreConsole();
+      await Promise.all([
+        saasus.close(),
+        marketplace.close(),
+        idoperation.close(),
+        eventBridge.close(),
+        secrets.close(),
+      ]);
+      dynamo.client.destroy();
+      await dynamo.close();
+    },
+  };
+};
+
+// --- events as AWS and SaaSus deliver them ----------------------------------------------------------
+
+/** Times from a fixed base, so each test states the order of its events. */
+export const minute = (n: number): string =>
+  new Date(Date.parse('2026-07-01T10:00:00.000Z') + n * 60_000).toISOString();
+
+export interface MarketplaceEventInput {
+  readonly detailType: string;
+  readonly time: string;
+  readonly id?: string;
+  readonly detail: Record<string, unknown>;
+}
+
+/** An `aws.agreement-marketplace` event on the default bus. */
+export const marketplaceEvent = (input: MarketplaceEventInput) => ({
+  version: '0',
+  id: input.id ?? randomUUID(),
+  'detail-type': input.detailType,
+  source: 'aws.agreement-marketplace',
+  account: '000000000000',
+  time: input.time.replace(/\.\d{3}Z$/, 'Z'),
+  region: 'us-east-1',
+  resources: [],
+  detail: input.detail,
+});
+
+export const agreementDetail = (
+  license: Pick<ProvisionedLicense, 'account'>,
+  agreementId: string,
+  extra: Record<string, unknown> = {},
+) => ({
+  requestId: randomUUID(),
+  catalog: 'AWSMarketplace',
+  agreement: { id: agreementId, ...extra },
+  acceptor: { accountId: license.account },
+  proposer: { accountId: '000000000000' },
+  offer: { id: `offer-${agreementId}` },
+});
+
+export const licenseDetail = (
+  config: DeploymentConfig,
+  license: Pick<ProvisionedLicense, 'account' | 'licenseArn'>,
+  agreementId?: string,
+) => ({
+  requestId: randomUUID(),
+  catalog: 'AWSMarketplace',
+  license: { arn: license.licenseArn },
+  product: { id: config.marketplace.productId, code: config.marketplace.productCode },
+  acceptor: { accountId: license.account },
+  ...(agreementId ? { agreement: { id: agreementId } } : {}),
+});
+
+/** An SQS record carrying an SNS notification envelope (raw delivery off). */
+export const snsRecord = (input: {
+  readonly action: string;
+  readonly customerIdentifier: string;
+  readonly productCode: string;
+  readonly time: string;
+  readonly messageId?: string;
+  readonly extra?: Record<string, unknown>;
+}): SQSRecord => ({
+  messageId: randomUUID(),
+  receiptHandle: randomBytes(16).toString('hex'),
+  body: JSON.stringify({
+    Type: 'Notification',
+    MessageId: input.messageId ?? randomUUID(),
+    TopicArn: `arn:aws:sns:us-east-1:287250355862:aws-mp-subscription-notification-${input.productCode}`,
+    Message: JSON.stringify({
+      action: input.action,
+      'customer-identifier': input.customerIdentifier,
+      'product-code': input.productCode,
+      ...input.extra,
+    }),
+    Timestamp: input.time,
+    SignatureVersion: '1',
+  }),
+  attributes: sqsAttributes(),
+  messageAttributes: {},
+  md5OfBody: '',
+  eventSource: 'aws:sqs',
+  eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:legacy-sns',
+  awsRegion: 'us-east-1',
+});
+
+/** An SQS record with an arbitrary body (e.g. a malformed one). */
+export const rawSqsRecord = (body: string): SQSRecord => ({
+  ...snsRecord({ action: 'subscribe-success', customerIdentifier: 'x', productCode: 'x', time: minute(0) }),
+  messageId: randomUUID(),
+  body,
+});
+
+const sqsAttributes = (): SQSRecord['attributes'] => ({
+  ApproximateReceiveCount: '1',
+  SentTimestamp: String(Date.now()),
+  SenderId: 'AIDAEXAMPLE',
+  ApproximateFirstReceiveTimestamp: String(Date.now()),
+});
