@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { App } from 'aws-cdk-lib';
-import { ConfigError } from '../functions/shared/config.js';
-import { addBridge, loadDeploymentConfig } from '../lib/app.js';
+import { addBridge, loadDeploymentConfig } from '#lib/app';
+import { ConfigError } from '#shared/config';
 
 const app = new App();
 // cdk.json names the default; choose another with `cdk synth -c configFile=config/prod.json`.

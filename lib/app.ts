@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { type App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { ConfigError, type DeploymentConfig, parseDeploymentConfig } from '../functions/shared/config.js';
+import { ConfigError, type DeploymentConfig, parseDeploymentConfig } from '#shared/config';
 import { MarketplaceBridgeStack } from './marketplace-bridge-stack.js';
 
 /** Reads and validates the deployment config file named by the `configFile` context. */

@@ -1,6 +1,6 @@
 import { Stack, type StackProps, Tags } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import type { DeploymentConfig } from '../functions/shared/config.js';
+import type { DeploymentConfig } from '#shared/config';
 import { Alarms } from './constructs/alarms.js';
 import { Events } from './constructs/events.js';
 import { Metering } from './constructs/metering.js';

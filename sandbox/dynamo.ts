@@ -1,7 +1,7 @@
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import dynalite from 'dynalite';
-import { createTableInput, type TableDefinition, tableDefinitions } from '../functions/shared/tables.js';
+import { createTableInput, type TableDefinition, tableDefinitions } from '#shared/tables';
 
 /**
  * Local DynamoDB for the sandbox: dynalite in memory on a loopback port, with the stack's tables

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { ConfigError } from '../functions/shared/config.js';
+import { ConfigError } from '#shared/config';
 import { type Sandbox, startSandbox } from './runner.js';
 import { runScenario } from './scenario.js';
 import { scenarios } from './scenarios/index.js';

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ConfigError, type DeploymentConfig, parseDeploymentConfig } from '../functions/shared/config.js';
+import { ConfigError, type DeploymentConfig, parseDeploymentConfig } from '#shared/config';
 
 /**
  * Reads what `cdk deploy` would create from the synthesized CloudFormation template, so the
@@ -765,7 +765,7 @@ export const synthesizeBridgeTemplate = async (options: SynthesisOptions): Promi
     }
   }
 
-  const [{ App }, { addBridge }] = await Promise.all([import('aws-cdk-lib'), import('../lib/app.js')]);
+  const [{ App }, { addBridge }] = await Promise.all([import('aws-cdk-lib'), import('#lib/app')]);
   const cdkJson = JSON.parse(fs.readFileSync(path.join(projectRoot, 'cdk.json'), 'utf8')) as {
     context?: Record<string, unknown>;
   };

@@ -2,11 +2,11 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
-import { eventIdempotency, handleEvent, licenseEventDependencies } from '../shared/events/handler-support.js';
-import { parseMarketplaceSnsMessage } from '../shared/events/marketplace-sns.js';
-import { createLicenseEventProcessor } from '../shared/events/processor.js';
-import { logger } from '../shared/powertools.js';
-import { runtimeFromEnv } from '../shared/runtime.js';
+import { eventIdempotency, handleEvent, licenseEventDependencies } from '#shared/events/handler-support';
+import { parseMarketplaceSnsMessage } from '#shared/events/marketplace-sns';
+import { createLicenseEventProcessor } from '#shared/events/processor';
+import { logger } from '#shared/powertools';
+import { runtimeFromEnv } from '#shared/runtime';
 
 /**
  * Legacy AWS Marketplace SNS notifications, delivered through an SQS queue. Each record is

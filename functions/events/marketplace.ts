@@ -6,11 +6,11 @@ import {
   handleEvent,
   licenseEventDependencies,
   unwrapFailureRecord,
-} from '../shared/events/handler-support.js';
-import { parseMarketplaceEvent } from '../shared/events/marketplace-eventbridge.js';
-import { createLicenseEventProcessor } from '../shared/events/processor.js';
-import { logger } from '../shared/powertools.js';
-import { runtimeFromEnv } from '../shared/runtime.js';
+} from '#shared/events/handler-support';
+import { parseMarketplaceEvent } from '#shared/events/marketplace-eventbridge';
+import { createLicenseEventProcessor } from '#shared/events/processor';
+import { logger } from '#shared/powertools';
+import { runtimeFromEnv } from '#shared/runtime';
 
 /**
  * AWS Marketplace agreement and license events (`aws.agreement-marketplace`, default bus),

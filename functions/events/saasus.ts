@@ -7,11 +7,11 @@ import {
   handleEvent,
   saasusEventDependencies,
   unwrapFailureRecord,
-} from '../shared/events/handler-support.js';
-import { parseSaasusEvent } from '../shared/events/saasus.js';
-import { createSaasusEventProcessor } from '../shared/events/saasus-processor.js';
-import { logger, metrics } from '../shared/powertools.js';
-import { runtimeFromEnv } from '../shared/runtime.js';
+} from '#shared/events/handler-support';
+import { parseSaasusEvent } from '#shared/events/saasus';
+import { createSaasusEventProcessor } from '#shared/events/saasus-processor';
+import { logger, metrics } from '#shared/powertools';
+import { runtimeFromEnv } from '#shared/runtime';
 
 /**
  * SaaSus partner events (`aws.partner/saasus.io/...`), invoked asynchronously by EventBridge from

@@ -1,14 +1,14 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ConfigError } from '../shared/config.js';
+import { ConfigError } from '#shared/config';
 import {
   type DryRunReport,
   dryRunLicense,
   type MeteringDeps,
   meteringDepsFromRuntime,
-} from '../shared/metering/pipeline.js';
-import { runtimeFromEnv } from '../shared/runtime.js';
+} from '#shared/metering/pipeline';
+import { runtimeFromEnv } from '#shared/runtime';
 
 /**
  * Prints what the metering run would send for one license, without writing or sending anything:

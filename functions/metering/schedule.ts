@@ -3,14 +3,14 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import middy from '@middy/core';
 import { z } from 'zod';
-import { now } from '../shared/clock.js';
-import { parseEnv } from '../shared/env.js';
-import { type FanoutReport, runFanout, sqsEnqueue } from '../shared/metering/fanout.js';
-import { hourStart } from '../shared/metering/hours.js';
-import { publishFanoutMetrics } from '../shared/metering/metrics.js';
-import { createLedgerStore, scanMeteredLicenses } from '../shared/metering/store.js';
-import { logger, metrics } from '../shared/powertools.js';
-import { createRuntime, runtimeEnvSchema } from '../shared/runtime.js';
+import { now } from '#shared/clock';
+import { parseEnv } from '#shared/env';
+import { type FanoutReport, runFanout, sqsEnqueue } from '#shared/metering/fanout';
+import { hourStart } from '#shared/metering/hours';
+import { publishFanoutMetrics } from '#shared/metering/metrics';
+import { createLedgerStore, scanMeteredLicenses } from '#shared/metering/store';
+import { logger, metrics } from '#shared/powertools';
+import { createRuntime, runtimeEnvSchema } from '#shared/runtime';
 
 /**
  * The EventBridge Scheduler target, a few minutes past every hour: queues the licenses with

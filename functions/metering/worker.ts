@@ -4,10 +4,10 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { z } from 'zod';
-import { now } from '../shared/clock.js';
-import { parseEnv } from '../shared/env.js';
-import { parseMeteringMessage } from '../shared/metering/fanout.js';
-import { publishRunMetrics } from '../shared/metering/metrics.js';
+import { now } from '#shared/clock';
+import { parseEnv } from '#shared/env';
+import { parseMeteringMessage } from '#shared/metering/fanout';
+import { publishRunMetrics } from '#shared/metering/metrics';
 import {
   type DryRunReport,
   dryRunLicense,
@@ -16,9 +16,9 @@ import {
   meteringDepsFromRuntime,
   meterLicenses,
   needsRedelivery,
-} from '../shared/metering/pipeline.js';
-import { logger, metrics } from '../shared/powertools.js';
-import { createRuntime, runtimeEnvSchema } from '../shared/runtime.js';
+} from '#shared/metering/pipeline';
+import { logger, metrics } from '#shared/powertools';
+import { createRuntime, runtimeEnvSchema } from '#shared/runtime';
 
 /**
  * The metering worker: an SQS batch handler (partial batch failures) for `meter` messages from

@@ -2,14 +2,14 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { z } from 'zod';
-import { parseEnv } from '../shared/env.js';
-import { resolveCustomer } from '../shared/marketplace/resolve-customer.js';
-import { createPlanResolver } from '../shared/plans.js';
-import { logger } from '../shared/powertools.js';
-import { createRuntime, runtimeEnvSchema } from '../shared/runtime.js';
-import { createSignUpApp } from '../shared/signup/app.js';
-import { createProvisioning } from '../shared/signup/provisioning.js';
-import { createSessionSealer, type SessionSealer } from '../shared/signup/session.js';
+import { parseEnv } from '#shared/env';
+import { resolveCustomer } from '#shared/marketplace/resolve-customer';
+import { createPlanResolver } from '#shared/plans';
+import { logger } from '#shared/powertools';
+import { createRuntime, runtimeEnvSchema } from '#shared/runtime';
+import { createSignUpApp } from '#shared/signup/app';
+import { createProvisioning } from '#shared/signup/provisioning';
+import { createSessionSealer, type SessionSealer } from '#shared/signup/session';
 
 /** The fulfillment URL's function: the web flow lives in the shared sign-up module. */
 const env = parseEnv(

@@ -12,9 +12,9 @@ import {
 import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
 import type { IQueue, Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import type { DeploymentConfig } from '../../functions/shared/config.js';
-import { METERING_SERVICE, meteringMetrics } from '../../functions/shared/metering/metrics.js';
-import { meteringLedgerTable } from '../../functions/shared/tables.js';
+import type { DeploymentConfig } from '#shared/config';
+import { METERING_SERVICE, meteringMetrics } from '#shared/metering/metrics';
+import { meteringLedgerTable } from '#shared/tables';
 import type { Alarms } from './alarms.js';
 import { BridgeFunction, METRICS_NAMESPACE } from './bridge-function.js';
 import { deadLetterQueue, workQueue } from './queues.js';

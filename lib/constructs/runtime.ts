@@ -4,7 +4,7 @@ import type { IGrantable } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
-import type { DeploymentConfig } from '../../functions/shared/config.js';
+import type { DeploymentConfig } from '#shared/config';
 import type { State } from './state.js';
 
 /** Environment every function gets: the validated config and the shared resources' names. */

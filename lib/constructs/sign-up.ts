@@ -5,7 +5,7 @@ import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import type { DeploymentConfig } from '../../functions/shared/config.js';
+import type { DeploymentConfig } from '#shared/config';
 import type { Alarms } from './alarms.js';
 import { BridgeFunction } from './bridge-function.js';
 import {

@@ -8,7 +8,7 @@ import {
   licensesTable,
   meteringLedgerTable,
   type TableDefinition,
-} from '../../functions/shared/tables.js';
+} from '#shared/tables';
 
 export interface StateProps {
   /** Stage name, used in the domain event bus name. */

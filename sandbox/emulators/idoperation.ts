@@ -5,8 +5,8 @@ import {
   fieldErrorsFromZod,
   type IdoperationUser,
   registerUserSchema,
-} from '../../functions/shared/idoperation/schemas.js';
-import { sleep } from '../../functions/shared/retry.js';
+} from '#shared/idoperation/schemas';
+import { sleep } from '#shared/retry';
 import { type RunningServer, sendJson, startServer } from './http.js';
 
 /**

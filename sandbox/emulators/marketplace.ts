@@ -1,4 +1,4 @@
-import { sleep } from '../../functions/shared/retry.js';
+import { sleep } from '#shared/retry';
 import {
   AwsJsonError,
   type AwsJsonOperations,

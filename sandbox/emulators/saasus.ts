@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { sleep } from '../../functions/shared/retry.js';
-import { verifySaasusSignature } from '../../functions/shared/saasus/signature.js';
+import { sleep } from '#shared/retry';
+import { verifySaasusSignature } from '#shared/saasus/signature';
 import { sendJson, startServer } from './http.js';
 import { badRequest, faultType, notFound, SaasusEmulatorError } from './saasus/errors.js';
 import { partnerEvent, type SaasusPartnerEvent } from './saasus/events.js';

@@ -1,6 +1,6 @@
 import { pathToFileURL } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
-import { installClock } from '../../functions/shared/clock.js';
+import { installClock } from '#shared/clock';
 import { SimulatedClock } from '../clock.js';
 import { type FromWorker, serializeError, type ToWorker, type WorkerSetup } from './protocol.js';
 

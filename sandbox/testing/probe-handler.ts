@@ -1,7 +1,7 @@
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { now } from '../../functions/shared/clock.js';
+import { now } from '#shared/clock';
 
 /**
  * A handler for exercising the sandbox's wiring (its own tests use it in small stacks): it reports

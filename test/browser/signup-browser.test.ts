@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LICENSE_ATTRIBUTE } from '../../functions/shared/signup/provisioning.js';
+import { LICENSE_ATTRIBUTE } from '#shared/signup/provisioning';
 import {
   type HttpResult,
   type SignUpHarness,

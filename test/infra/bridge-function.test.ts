@@ -1,7 +1,7 @@
 import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { BridgeFunction } from '../../lib/constructs/bridge-function.js';
+import { BridgeFunction } from '#lib/constructs/bridge-function';
 import { cdkJsonContext } from '../support/config.js';
 
 describe('BridgeFunction', () => {

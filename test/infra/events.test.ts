@@ -1,11 +1,11 @@
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseDeploymentConfig } from '../../functions/shared/config.js';
-import { addBridge } from '../../lib/app.js';
-import { ASYNC_RETRY_ATTEMPTS, marketplaceDetailTypes } from '../../lib/constructs/events.js';
-import { MarketplaceBridgeStack } from '../../lib/marketplace-bridge-stack.js';
-import { matchesEventPattern } from '../../sandbox/event-pattern.js';
+import { addBridge } from '#lib/app';
+import { ASYNC_RETRY_ATTEMPTS, marketplaceDetailTypes } from '#lib/constructs/events';
+import { MarketplaceBridgeStack } from '#lib/marketplace-bridge-stack';
+import { matchesEventPattern } from '#sandbox/event-pattern';
+import { ConfigError, parseDeploymentConfig } from '#shared/config';
 import { cdkJsonContext, exampleConfigInput } from '../support/config.js';
 import type { ConfigInput } from '../support/events-harness.js';
 

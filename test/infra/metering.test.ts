@@ -1,12 +1,12 @@
 import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { parseDeploymentConfig } from '../../functions/shared/config.js';
-import { meteringMetrics } from '../../functions/shared/metering/metrics.js';
-import { Alarms } from '../../lib/constructs/alarms.js';
-import { Metering } from '../../lib/constructs/metering.js';
-import { State } from '../../lib/constructs/state.js';
-import { MarketplaceBridgeStack } from '../../lib/marketplace-bridge-stack.js';
+import { Alarms } from '#lib/constructs/alarms';
+import { Metering } from '#lib/constructs/metering';
+import { State } from '#lib/constructs/state';
+import { MarketplaceBridgeStack } from '#lib/marketplace-bridge-stack';
+import { parseDeploymentConfig } from '#shared/config';
+import { meteringMetrics } from '#shared/metering/metrics';
 import { cdkJsonContext, exampleConfig, exampleConfigInput } from '../support/config.js';
 
 // cdk.json's context (feature flags) as `cdk synth` sees it; bundling is skipped for speed.

@@ -2,7 +2,7 @@ import { App, Stack, Validations } from 'aws-cdk-lib';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
-import { addBridge } from '../../lib/app.js';
+import { addBridge } from '#lib/app';
 import { cdkJsonContext, exampleConfig } from '../support/config.js';
 
 // Synthesis with the AwsSolutions plugin throws when there is an unacknowledged finding, so

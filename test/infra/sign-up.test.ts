@@ -1,9 +1,9 @@
 import { App, type CfnElement, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { Alarms } from '../../lib/constructs/alarms.js';
-import { SignUp, type SignUpProps } from '../../lib/constructs/sign-up.js';
-import { State } from '../../lib/constructs/state.js';
+import { Alarms } from '#lib/constructs/alarms';
+import { SignUp, type SignUpProps } from '#lib/constructs/sign-up';
+import { State } from '#lib/constructs/state';
 import { cdkJsonContext, exampleConfig } from '../support/config.js';
 
 /** The SignUp construct alone, in a stack with the shared state, as `cdk synth` would build it. */

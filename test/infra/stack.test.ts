@@ -1,8 +1,8 @@
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { idempotencyTable, licensesTable, meteringLedgerTable } from '../../functions/shared/tables.js';
-import { MarketplaceBridgeStack } from '../../lib/marketplace-bridge-stack.js';
+import { MarketplaceBridgeStack } from '#lib/marketplace-bridge-stack';
+import { idempotencyTable, licensesTable, meteringLedgerTable } from '#shared/tables';
 import { cdkJsonContext, exampleConfig } from '../support/config.js';
 
 const synthesize = () => {

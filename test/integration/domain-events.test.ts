@@ -1,13 +1,13 @@
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type EventBridgeEmulator, startEventBridgeEmulator } from '#sandbox/emulators/eventbridge';
 import {
   createDomainEventPublisher,
   type DomainEvent,
   DomainEventPublishError,
   DomainEventValidationError,
   domainEventTypes,
-} from '../../functions/shared/domain-events.js';
-import { type EventBridgeEmulator, startEventBridgeEmulator } from '../../sandbox/emulators/eventbridge.js';
+} from '#shared/domain-events';
 
 const busName = 'marketplace-bridge-test';
 const licenseArn = 'arn:aws:license-manager::123456789012:license:l-0123456789abcdef0';

@@ -1,17 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DeploymentConfig } from '../../functions/shared/config.js';
-import { parseEnv } from '../../functions/shared/env.js';
-import { licenseEventDependencies } from '../../functions/shared/events/handler-support.js';
-import type { LicenseSignal } from '../../functions/shared/events/license-signal.js';
-import { parseMarketplaceEvent } from '../../functions/shared/events/marketplace-eventbridge.js';
+import type { DeploymentConfig } from '#shared/config';
+import { parseEnv } from '#shared/env';
+import { licenseEventDependencies } from '#shared/events/handler-support';
+import type { LicenseSignal } from '#shared/events/license-signal';
+import { parseMarketplaceEvent } from '#shared/events/marketplace-eventbridge';
 import {
   createLicenseEventProcessor,
   type FinalFlushRequest,
   type LicenseEventDependencies,
-} from '../../functions/shared/events/processor.js';
-import type { LicenseRecord } from '../../functions/shared/license/record.js';
-import { createRuntime, runtimeEnvSchema } from '../../functions/shared/runtime.js';
+} from '#shared/events/processor';
+import type { LicenseRecord } from '#shared/license/record';
+import { createRuntime, runtimeEnvSchema } from '#shared/runtime';
 import {
   agreementDetail,
   type EventsHarness,

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { SaasusPartnerEvent } from '../../sandbox/emulators/saasus.js';
+import type { SaasusPartnerEvent } from '#sandbox/emulators/saasus';
 import {
   type EventsHarness,
   licenseDetail,

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ConfigError } from '../../functions/shared/config.js';
+import { type IdoperationEmulator, startIdoperationEmulator } from '#sandbox/emulators/idoperation';
+import { ConfigError } from '#shared/config';
 import {
   createIdoperationClient,
   IdoperationAuthError,
@@ -12,9 +13,8 @@ import {
   IdoperationUnavailableError,
   IdoperationValidationError,
   type RegisterUserInput,
-} from '../../functions/shared/idoperation/index.js';
-import { staticSecretSource } from '../../functions/shared/secrets.js';
-import { type IdoperationEmulator, startIdoperationEmulator } from '../../sandbox/emulators/idoperation.js';
+} from '#shared/idoperation/index';
+import { staticSecretSource } from '#shared/secrets';
 
 const authorization = 'Bearer idop-test-token-5b1c';
 const secretName = 'idoperation';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type IdoperationEmulator, startIdoperationEmulator } from '../../sandbox/emulators/idoperation.js';
+import { type IdoperationEmulator, startIdoperationEmulator } from '#sandbox/emulators/idoperation';
 
 const authorization = 'Bearer emulator-token';
 

@@ -1,13 +1,10 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createIdoperationClient } from '../../functions/shared/idoperation/index.js';
-import { secretsManagerSource } from '../../functions/shared/secrets.js';
-import { type IdoperationEmulator, startIdoperationEmulator } from '../../sandbox/emulators/idoperation.js';
-import {
-  type SecretsManagerEmulator,
-  startSecretsManagerEmulator,
-} from '../../sandbox/emulators/secrets-manager.js';
+import { type IdoperationEmulator, startIdoperationEmulator } from '#sandbox/emulators/idoperation';
+import { type SecretsManagerEmulator, startSecretsManagerEmulator } from '#sandbox/emulators/secrets-manager';
+import { createIdoperationClient } from '#shared/idoperation/index';
+import { secretsManagerSource } from '#shared/secrets';
 
 const authorization = 'Token sEcReT-4f9a1c77-idop';
 const password = 'Initial-Passw0rd!-7d2e';

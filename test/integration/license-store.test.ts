@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLicenseStore, LicenseConflictError } from '../../functions/shared/store/licenses.js';
+import { createLicenseStore, LicenseConflictError } from '#shared/store/licenses';
 import { startDynalite } from '../support/dynalite.js';
 
 describe('license store', () => {

@@ -14,7 +14,7 @@ import {
   MarketplaceEmulatorError,
   type MarketplaceEmulatorOptions,
   startMarketplaceEmulator,
-} from '../../sandbox/emulators/marketplace.js';
+} from '#sandbox/emulators/marketplace';
 
 /**
  * The emulator's service rules, checked with raw SDK commands (not the project's client

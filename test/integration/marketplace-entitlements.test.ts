@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createEntitlementClient } from '../../functions/shared/marketplace/clients.js';
-import { entitlementFilterFor, getAllEntitlements } from '../../functions/shared/marketplace/entitlements.js';
-import { MarketplaceError, MarketplaceUnavailableError } from '../../functions/shared/marketplace/errors.js';
-import { type MarketplaceEmulator, startMarketplaceEmulator } from '../../sandbox/emulators/marketplace.js';
+import { type MarketplaceEmulator, startMarketplaceEmulator } from '#sandbox/emulators/marketplace';
+import { createEntitlementClient } from '#shared/marketplace/clients';
+import { entitlementFilterFor, getAllEntitlements } from '#shared/marketplace/entitlements';
+import { MarketplaceError, MarketplaceUnavailableError } from '#shared/marketplace/errors';
 
 const productCode = 'prodcode123';
 const account = '111122223333';

@@ -1,17 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createMeteringClient } from '../../functions/shared/marketplace/clients.js';
+import { type MarketplaceEmulator, startMarketplaceEmulator } from '#sandbox/emulators/marketplace';
+import { createMeteringClient } from '#shared/marketplace/clients';
 import {
   MarketplaceUnavailableError,
   MeteringRejectedError,
   meteringFailureKind,
-} from '../../functions/shared/marketplace/errors.js';
-import type { BuyerIdentity, LicenseIdentity } from '../../functions/shared/marketplace/identity.js';
-import {
-  batchMeterUsage,
-  type MeteringOutcome,
-  type MeteringRecord,
-} from '../../functions/shared/marketplace/metering.js';
-import { type MarketplaceEmulator, startMarketplaceEmulator } from '../../sandbox/emulators/marketplace.js';
+} from '#shared/marketplace/errors';
+import type { BuyerIdentity, LicenseIdentity } from '#shared/marketplace/identity';
+import { batchMeterUsage, type MeteringOutcome, type MeteringRecord } from '#shared/marketplace/metering';
 
 const productCode = 'prodcode123';
 const startOfHour = new Date('2026-11-22T13:00:00.000Z');

@@ -1,13 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createMeteringClient, meteringEndpointEnvVar } from '../../functions/shared/marketplace/clients.js';
+import { type MarketplaceEmulator, startMarketplaceEmulator } from '#sandbox/emulators/marketplace';
+import { createMeteringClient, meteringEndpointEnvVar } from '#shared/marketplace/clients';
 import {
   MarketplaceError,
   MarketplaceUnavailableError,
   RegistrationTokenError,
-} from '../../functions/shared/marketplace/errors.js';
-import { licenseKeyOf } from '../../functions/shared/marketplace/identity.js';
-import { buyerIdentityOf, resolveCustomer } from '../../functions/shared/marketplace/resolve-customer.js';
-import { type MarketplaceEmulator, startMarketplaceEmulator } from '../../sandbox/emulators/marketplace.js';
+} from '#shared/marketplace/errors';
+import { licenseKeyOf } from '#shared/marketplace/identity';
+import { buyerIdentityOf, resolveCustomer } from '#shared/marketplace/resolve-customer';
 
 const productCode = 'prodcode123';
 const account = '111122223333';

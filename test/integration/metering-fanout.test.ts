@@ -1,13 +1,8 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type MeteringMessage,
-  parseMeteringMessage,
-  runFanout,
-  sqsEnqueue,
-} from '../../functions/shared/metering/fanout.js';
-import { type CrashPoint, InjectedCrash, meterLicenses } from '../../functions/shared/metering/pipeline.js';
-import { meteringAttributes, scanMeteredLicenses } from '../../functions/shared/metering/store.js';
+import { type MeteringMessage, parseMeteringMessage, runFanout, sqsEnqueue } from '#shared/metering/fanout';
+import { type CrashPoint, InjectedCrash, meterLicenses } from '#shared/metering/pipeline';
+import { meteringAttributes, scanMeteredLicenses } from '#shared/metering/store';
 import { at, type Harness, startHarness, startQueue } from './metering-harness.js';
 
 const t = (time: string) => at(`2026-11-22T${time}:00.000Z`);

@@ -1,13 +1,13 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dayOf, HOUR_MS, hourStart } from '../../functions/shared/metering/hours.js';
+import { dayOf, HOUR_MS, hourStart } from '#shared/metering/hours';
 import {
   type CrashPoint,
   type CrashStep,
   crashSteps,
   InjectedCrash,
   meterLicenses,
-} from '../../functions/shared/metering/pipeline.js';
+} from '#shared/metering/pipeline';
 import { at, type Harness, startHarness, type TestLicense } from './metering-harness.js';
 
 /**

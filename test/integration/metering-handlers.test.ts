@@ -1,12 +1,9 @@
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { installClock } from '../../functions/shared/clock.js';
-import type { FanoutReport } from '../../functions/shared/metering/fanout.js';
-import type { DryRunReport } from '../../functions/shared/metering/pipeline.js';
-import {
-  type SecretsManagerEmulator,
-  startSecretsManagerEmulator,
-} from '../../sandbox/emulators/secrets-manager.js';
+import { type SecretsManagerEmulator, startSecretsManagerEmulator } from '#sandbox/emulators/secrets-manager';
+import { installClock } from '#shared/clock';
+import type { FanoutReport } from '#shared/metering/fanout';
+import type { DryRunReport } from '#shared/metering/pipeline';
 import { at, type Harness, saasusCredentials, startHarness, startQueue } from './metering-harness.js';
 
 /**

@@ -1,28 +1,28 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
-import type { DeploymentConfig, DeploymentConfigInput } from '../../functions/shared/config.js';
-import { parseDeploymentConfig } from '../../functions/shared/config.js';
-import type { LicenseRecord } from '../../functions/shared/license/record.js';
-import { createMeteringClient } from '../../functions/shared/marketplace/clients.js';
-import { dayOf } from '../../functions/shared/metering/hours.js';
+import { awsJsonHandler, startServer } from '#sandbox/emulators/http';
+import { type MarketplaceEmulator, startMarketplaceEmulator } from '#sandbox/emulators/marketplace';
+import { type SaasusEmulator, startSaasusEmulator } from '#sandbox/emulators/saasus';
+import type { DeploymentConfig, DeploymentConfigInput } from '#shared/config';
+import { parseDeploymentConfig } from '#shared/config';
+import type { LicenseRecord } from '#shared/license/record';
+import { createMeteringClient } from '#shared/marketplace/clients';
+import { dayOf } from '#shared/metering/hours';
 import {
   createUsageSender,
   type MeteringDeps,
   saasusDayCounts,
   type UsageSender,
-} from '../../functions/shared/metering/pipeline.js';
+} from '#shared/metering/pipeline';
 import {
   createLedgerStore,
   type LedgerItem,
   type LedgerStore,
   meteringAttributes,
-} from '../../functions/shared/metering/store.js';
-import { createSaasusClient, type SaasusClient } from '../../functions/shared/saasus/client.js';
-import { staticSecretSource } from '../../functions/shared/secrets.js';
-import { createLicenseStore, type LicenseStore } from '../../functions/shared/store/licenses.js';
-import { awsJsonHandler, startServer } from '../../sandbox/emulators/http.js';
-import { type MarketplaceEmulator, startMarketplaceEmulator } from '../../sandbox/emulators/marketplace.js';
-import { type SaasusEmulator, startSaasusEmulator } from '../../sandbox/emulators/saasus.js';
+} from '#shared/metering/store';
+import { createSaasusClient, type SaasusClient } from '#shared/saasus/client';
+import { staticSecretSource } from '#shared/secrets';
+import { createLicenseStore, type LicenseStore } from '#shared/store/licenses';
 import { exampleConfigInput } from '../support/config.js';
 import { startDynalite } from '../support/dynalite.js';
 

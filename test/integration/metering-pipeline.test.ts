@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createEntitlementClient } from '../../functions/shared/marketplace/clients.js';
+import { createEntitlementClient } from '#shared/marketplace/clients';
 import {
   type CrashPoint,
   dryRunLicense,
@@ -8,8 +8,8 @@ import {
   marketplaceEntitlements,
   meterLicenses,
   needsRedelivery,
-} from '../../functions/shared/metering/pipeline.js';
-import { meteringAttributes } from '../../functions/shared/metering/store.js';
+} from '#shared/metering/pipeline';
+import { meteringAttributes } from '#shared/metering/store';
 import { at, type Harness, hoursAfter, startHarness } from './metering-harness.js';
 
 /**

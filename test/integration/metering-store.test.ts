@@ -1,6 +1,6 @@
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { transitionFor } from '../../functions/shared/metering/outcomes.js';
+import { transitionFor } from '#shared/metering/outcomes';
 import {
   createLedgerStore,
   createMeteringStateStore,
@@ -10,8 +10,8 @@ import {
   meteringAttributes,
   meteringStateOf,
   pendingShardOf,
-} from '../../functions/shared/metering/store.js';
-import { createLicenseStore } from '../../functions/shared/store/licenses.js';
+} from '#shared/metering/store';
+import { createLicenseStore } from '#shared/store/licenses';
 import { startDynalite } from '../support/dynalite.js';
 
 const hour = (iso: string) => new Date(iso);

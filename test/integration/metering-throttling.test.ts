@@ -1,14 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createMeteringClient } from '../../functions/shared/marketplace/clients.js';
-import { planMeterMessages } from '../../functions/shared/metering/fanout.js';
-import { hourStart } from '../../functions/shared/metering/hours.js';
-import {
-  createUsageSender,
-  limitRate,
-  meterLicenses,
-  type RunReport,
-} from '../../functions/shared/metering/pipeline.js';
-import { TokenBucket, workerRate } from '../../functions/shared/metering/rate-limit.js';
+import { createMeteringClient } from '#shared/marketplace/clients';
+import { planMeterMessages } from '#shared/metering/fanout';
+import { hourStart } from '#shared/metering/hours';
+import { createUsageSender, limitRate, meterLicenses, type RunReport } from '#shared/metering/pipeline';
+import { TokenBucket, workerRate } from '#shared/metering/rate-limit';
 import { at, type Harness, startHarness, type TestLicense } from './metering-harness.js';
 
 /**

@@ -1,11 +1,11 @@
 import { Writable } from 'node:stream';
 import { Logger, type LogItem } from '@aws-lambda-powertools/logger';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createSaasusClient, type SaasusClientOptions } from '../../functions/shared/saasus/client.js';
-import { SaasusApiError, SaasusInputError } from '../../functions/shared/saasus/errors.js';
-import { staticSecretSource } from '../../functions/shared/secrets.js';
-import { startServer } from '../../sandbox/emulators/http.js';
-import { type SaasusEmulator, startSaasusEmulator } from '../../sandbox/emulators/saasus.js';
+import { startServer } from '#sandbox/emulators/http';
+import { type SaasusEmulator, startSaasusEmulator } from '#sandbox/emulators/saasus';
+import { createSaasusClient, type SaasusClientOptions } from '#shared/saasus/client';
+import { SaasusApiError, SaasusInputError } from '#shared/saasus/errors';
+import { staticSecretSource } from '#shared/secrets';
 
 const credentials = {
   saasId: 'saas-client-test',

@@ -1,11 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { signSaasusRequest } from '../../functions/shared/saasus/signature.js';
-import {
-  type SaasusEmulator,
-  type SaasusPartnerEvent,
-  startSaasusEmulator,
-} from '../../sandbox/emulators/saasus.js';
+import { type SaasusEmulator, type SaasusPartnerEvent, startSaasusEmulator } from '#sandbox/emulators/saasus';
+import { signSaasusRequest } from '#shared/saasus/signature';
 
 /** Requests here are built by hand (not with the client), so they test the emulator against the spec. */
 

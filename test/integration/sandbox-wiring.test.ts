@@ -18,10 +18,10 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import { SqsSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseDeploymentConfig } from '../../functions/shared/config.js';
-import { BridgeFunction } from '../../lib/constructs/bridge-function.js';
-import { type Sandbox, startSandbox } from '../../sandbox/runner.js';
-import type { CfnTemplate } from '../../sandbox/template.js';
+import { BridgeFunction } from '#lib/constructs/bridge-function';
+import { type Sandbox, startSandbox } from '#sandbox/runner';
+import type { CfnTemplate } from '#sandbox/template';
+import { parseDeploymentConfig } from '#shared/config';
 import { cdkJsonContext, exampleConfigInput } from '../support/config.js';
 
 /**

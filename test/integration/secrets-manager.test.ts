@@ -1,11 +1,8 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { SecretError, secretsManagerSource } from '../../functions/shared/secrets.js';
-import {
-  type SecretsManagerEmulator,
-  startSecretsManagerEmulator,
-} from '../../sandbox/emulators/secrets-manager.js';
+import { type SecretsManagerEmulator, startSecretsManagerEmulator } from '#sandbox/emulators/secrets-manager';
+import { SecretError, secretsManagerSource } from '#shared/secrets';
 
 const credentialsSchema = z.object({ saasId: z.string(), apiKey: z.string(), secretKey: z.string() });
 

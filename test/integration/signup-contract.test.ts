@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LICENSE_ATTRIBUTE } from '../../functions/shared/signup/provisioning.js';
+import { LICENSE_ATTRIBUTE } from '#shared/signup/provisioning';
 import {
   browserFlow,
   pageText,

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createSessionSealer } from '../../functions/shared/signup/session.js';
+import { createSessionSealer } from '#shared/signup/session';
 import {
   browserFlow,
   csrfFrom,

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ACCOUNT_ATTRIBUTE, LICENSE_ATTRIBUTE } from '../../functions/shared/signup/provisioning.js';
+import { ACCOUNT_ATTRIBUTE, LICENSE_ATTRIBUTE } from '#shared/signup/provisioning';
 import {
   browserFlow,
   csrfFrom,

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type ProvisioningStep, provisioningSteps } from '../../functions/shared/signup/provisioning.js';
+import { type ProvisioningStep, provisioningSteps } from '#shared/signup/provisioning';
 import {
   appSender,
   type Buyer,

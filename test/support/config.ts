@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import type { DeploymentConfig, DeploymentConfigInput } from '../../functions/shared/config.js';
-import { parseDeploymentConfig } from '../../functions/shared/config.js';
+import type { DeploymentConfig, DeploymentConfigInput } from '#shared/config';
+import { parseDeploymentConfig } from '#shared/config';
 
 export const exampleConfigPath = 'config/example.json';
 

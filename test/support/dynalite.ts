@@ -1,6 +1,6 @@
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
-import { createTableInput, tableDefinitions } from '../../functions/shared/tables.js';
+import { createTableInput, tableDefinitions } from '#shared/tables';
 
 export type LocalTables = Record<(typeof tableDefinitions)[number]['id'], string>;
 

@@ -1,24 +1,16 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import type { DeploymentConfig, DeploymentConfigInput } from '../../functions/shared/config.js';
-import { parseDeploymentConfig } from '../../functions/shared/config.js';
-import { createSaasusClient, type SaasusClient } from '../../functions/shared/saasus/client.js';
-import { signSaasusRequest } from '../../functions/shared/saasus/signature.js';
-import { staticSecretSource } from '../../functions/shared/secrets.js';
-import {
-  createLicenseStore,
-  type LicenseItem,
-  type LicenseStore,
-} from '../../functions/shared/store/licenses.js';
-import { type EventBridgeEmulator, startEventBridgeEmulator } from '../../sandbox/emulators/eventbridge.js';
-import { type IdoperationEmulator, startIdoperationEmulator } from '../../sandbox/emulators/idoperation.js';
-import { type MarketplaceEmulator, startMarketplaceEmulator } from '../../sandbox/emulators/marketplace.js';
-import {
-  type SaasusEmulator,
-  type SaasusPartnerEvent,
-  startSaasusEmulator,
-} from '../../sandbox/emulators/saasus.js';
-import { startSecretsManagerEmulator } from '../../sandbox/emulators/secrets-manager.js';
+import { type EventBridgeEmulator, startEventBridgeEmulator } from '#sandbox/emulators/eventbridge';
+import { type IdoperationEmulator, startIdoperationEmulator } from '#sandbox/emulators/idoperation';
+import { type MarketplaceEmulator, startMarketplaceEmulator } from '#sandbox/emulators/marketplace';
+import { type SaasusEmulator, type SaasusPartnerEvent, startSaasusEmulator } from '#sandbox/emulators/saasus';
+import { startSecretsManagerEmulator } from '#sandbox/emulators/secrets-manager';
+import type { DeploymentConfig, DeploymentConfigInput } from '#shared/config';
+import { parseDeploymentConfig } from '#shared/config';
+import { createSaasusClient, type SaasusClient } from '#shared/saasus/client';
+import { signSaasusRequest } from '#shared/saasus/signature';
+import { staticSecretSource } from '#shared/secrets';
+import { createLicenseStore, type LicenseItem, type LicenseStore } from '#shared/store/licenses';
 import { exampleConfigInput } from './config.js';
 import { startDynalite } from './dynalite.js';
 

@@ -4,42 +4,27 @@ import type { AddressInfo } from 'node:net';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { z } from 'zod';
-import type { DeploymentConfig } from '../../functions/shared/config.js';
-import { parseDeploymentConfig } from '../../functions/shared/config.js';
-import { parseEnv } from '../../functions/shared/env.js';
-import type { LicenseSignal } from '../../functions/shared/events/license-signal.js';
-import { applySignal, parseLicenseRecord } from '../../functions/shared/license/record.js';
-import { deriveStatus } from '../../functions/shared/license/status.js';
-import { resolveCustomer } from '../../functions/shared/marketplace/resolve-customer.js';
-import { createPlanResolver } from '../../functions/shared/plans.js';
-import { logger } from '../../functions/shared/powertools.js';
-import { createRuntime, runtimeEnvSchema } from '../../functions/shared/runtime.js';
-import { createSaasusClient, type SaasusClient } from '../../functions/shared/saasus/client.js';
-import { staticSecretSource } from '../../functions/shared/secrets.js';
-import { createSignUpApp, type SignUpApp } from '../../functions/shared/signup/app.js';
-import {
-  createProvisioning,
-  LICENSE_ATTRIBUTE,
-  type ProvisioningStep,
-} from '../../functions/shared/signup/provisioning.js';
-import {
-  createSessionSealer,
-  SESSION_COOKIE,
-  type SessionSealer,
-} from '../../functions/shared/signup/session.js';
-import {
-  createLicenseStore,
-  type LicenseItem,
-  type LicenseStore,
-} from '../../functions/shared/store/licenses.js';
-import { type EventBridgeEmulator, startEventBridgeEmulator } from '../../sandbox/emulators/eventbridge.js';
-import { type IdoperationEmulator, startIdoperationEmulator } from '../../sandbox/emulators/idoperation.js';
-import { type MarketplaceEmulator, startMarketplaceEmulator } from '../../sandbox/emulators/marketplace.js';
-import { type SaasusEmulator, startSaasusEmulator } from '../../sandbox/emulators/saasus.js';
-import {
-  type SecretsManagerEmulator,
-  startSecretsManagerEmulator,
-} from '../../sandbox/emulators/secrets-manager.js';
+import { type EventBridgeEmulator, startEventBridgeEmulator } from '#sandbox/emulators/eventbridge';
+import { type IdoperationEmulator, startIdoperationEmulator } from '#sandbox/emulators/idoperation';
+import { type MarketplaceEmulator, startMarketplaceEmulator } from '#sandbox/emulators/marketplace';
+import { type SaasusEmulator, startSaasusEmulator } from '#sandbox/emulators/saasus';
+import { type SecretsManagerEmulator, startSecretsManagerEmulator } from '#sandbox/emulators/secrets-manager';
+import type { DeploymentConfig } from '#shared/config';
+import { parseDeploymentConfig } from '#shared/config';
+import { parseEnv } from '#shared/env';
+import type { LicenseSignal } from '#shared/events/license-signal';
+import { applySignal, parseLicenseRecord } from '#shared/license/record';
+import { deriveStatus } from '#shared/license/status';
+import { resolveCustomer } from '#shared/marketplace/resolve-customer';
+import { createPlanResolver } from '#shared/plans';
+import { logger } from '#shared/powertools';
+import { createRuntime, runtimeEnvSchema } from '#shared/runtime';
+import { createSaasusClient, type SaasusClient } from '#shared/saasus/client';
+import { staticSecretSource } from '#shared/secrets';
+import { createSignUpApp, type SignUpApp } from '#shared/signup/app';
+import { createProvisioning, LICENSE_ATTRIBUTE, type ProvisioningStep } from '#shared/signup/provisioning';
+import { createSessionSealer, SESSION_COOKIE, type SessionSealer } from '#shared/signup/session';
+import { createLicenseStore, type LicenseItem, type LicenseStore } from '#shared/store/licenses';
 import { exampleConfigInput } from './config.js';
 import { startDynalite } from './dynalite.js';
 

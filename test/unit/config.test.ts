@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { ConfigError, parseDeploymentConfig } from '../../functions/shared/config.js';
-import { bridgeConfigVariable, parseEnv } from '../../functions/shared/env.js';
+import { ConfigError, parseDeploymentConfig } from '#shared/config';
+import { bridgeConfigVariable, parseEnv } from '#shared/env';
 import { exampleConfigInput } from '../support/config.js';
 
 const parseError = (input: unknown): string => {

@@ -1,6 +1,6 @@
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { licensesTable, meteringLedgerTable } from '../../functions/shared/tables.js';
+import { licensesTable, meteringLedgerTable } from '#shared/tables';
 import { startDynalite } from '../support/dynalite.js';
 
 describe('dynalite harness', () => {

@@ -1,10 +1,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { EventParseError } from '../../functions/shared/events/common.js';
-import type { LicenseSignal, LicenseSignalKind } from '../../functions/shared/events/license-signal.js';
-import { parseMarketplaceEvent } from '../../functions/shared/events/marketplace-eventbridge.js';
-import { applySignal, initialRecord, type LicenseRecord } from '../../functions/shared/license/record.js';
-import { deriveStatus, type LicenseStatus } from '../../functions/shared/license/status.js';
+import { EventParseError } from '#shared/events/common';
+import type { LicenseSignal, LicenseSignalKind } from '#shared/events/license-signal';
+import { parseMarketplaceEvent } from '#shared/events/marketplace-eventbridge';
+import { applySignal, initialRecord, type LicenseRecord } from '#shared/license/record';
+import { deriveStatus, type LicenseStatus } from '#shared/license/status';
 
 const eventsDir = new URL('../../../shared/reference/aws-marketplace/events/eventbridge/', import.meta.url);
 

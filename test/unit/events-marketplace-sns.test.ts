@@ -1,14 +1,14 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { EventParseError } from '../../functions/shared/events/common.js';
-import type { LicenseSignal, LicenseSignalKind } from '../../functions/shared/events/license-signal.js';
+import { EventParseError } from '#shared/events/common';
+import type { LicenseSignal, LicenseSignalKind } from '#shared/events/license-signal';
 import {
   type MarketplaceSnsOptions,
   parseMarketplaceSnsMessage,
   type snsActions,
-} from '../../functions/shared/events/marketplace-sns.js';
-import { applySignal, initialRecord } from '../../functions/shared/license/record.js';
-import { deriveStatus, type LicenseStatus } from '../../functions/shared/license/status.js';
+} from '#shared/events/marketplace-sns';
+import { applySignal, initialRecord } from '#shared/license/record';
+import { deriveStatus, type LicenseStatus } from '#shared/license/status';
 
 const snsDir = new URL('../../../shared/reference/aws-marketplace/events/sns/', import.meta.url);
 const text = (name: string) => readFileSync(new URL(name, snsDir), 'utf8');

@@ -1,12 +1,12 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { EventParseError } from '../../functions/shared/events/common.js';
+import { EventParseError } from '#shared/events/common';
 import {
   parseSaasusApiCall,
   parseSaasusEvent,
   type SaasusSignal,
   saasusSignalTenantIds,
-} from '../../functions/shared/events/saasus.js';
+} from '#shared/events/saasus';
 
 const eventsDir = new URL('../../../shared/reference/saasus/events/', import.meta.url);
 const fixture = (name: string) =>

@@ -1,29 +1,21 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type DeploymentConfig, parseDeploymentConfig } from '../../functions/shared/config.js';
-import type { LicenseSignal } from '../../functions/shared/events/license-signal.js';
-import { parseMarketplaceEvent } from '../../functions/shared/events/marketplace-eventbridge.js';
-import { parseMarketplaceSnsMessage, type SnsAction } from '../../functions/shared/events/marketplace-sns.js';
-import { desiredEffects, type Registration } from '../../functions/shared/license/effects.js';
-import {
-  type LicenseCandidate,
-  licenseLookupFor,
-  pickLicense,
-} from '../../functions/shared/license/locate.js';
-import {
-  type ObservedState,
-  type ReconcileAction,
-  reconcile,
-} from '../../functions/shared/license/reconcile.js';
+import { type DeploymentConfig, parseDeploymentConfig } from '#shared/config';
+import type { LicenseSignal } from '#shared/events/license-signal';
+import { parseMarketplaceEvent } from '#shared/events/marketplace-eventbridge';
+import { parseMarketplaceSnsMessage, type SnsAction } from '#shared/events/marketplace-sns';
+import { desiredEffects, type Registration } from '#shared/license/effects';
+import { type LicenseCandidate, licenseLookupFor, pickLicense } from '#shared/license/locate';
+import { type ObservedState, type ReconcileAction, reconcile } from '#shared/license/reconcile';
 import {
   applySignal,
   initialRecord,
   type LicenseRecord,
   recordEntitlements,
   recordFinalFlush,
-} from '../../functions/shared/license/record.js';
-import { deriveStatus } from '../../functions/shared/license/status.js';
-import { domainEventsFor } from '../../functions/shared/license/transitions.js';
+} from '#shared/license/record';
+import { deriveStatus } from '#shared/license/status';
+import { domainEventsFor } from '#shared/license/transitions';
 import { exampleConfigInput } from '../support/config.js';
 
 /**

@@ -1,22 +1,22 @@
 import { describe, expect, it } from 'vitest';
-import { type DeploymentConfig, parseDeploymentConfig } from '../../functions/shared/config.js';
-import type { LicenseSignal, LicenseSignalBody } from '../../functions/shared/events/license-signal.js';
+import { type DeploymentConfig, parseDeploymentConfig } from '#shared/config';
+import type { LicenseSignal, LicenseSignalBody } from '#shared/events/license-signal';
 import {
   type DesiredEffects,
   desiredEffects,
   type EffectContext,
   type Registration,
-} from '../../functions/shared/license/effects.js';
-import { mappedDimensions, snapshotFromEntitlements } from '../../functions/shared/license/entitlements.js';
-import { type ObservedState, reconcile } from '../../functions/shared/license/reconcile.js';
+} from '#shared/license/effects';
+import { mappedDimensions, snapshotFromEntitlements } from '#shared/license/entitlements';
+import { type ObservedState, reconcile } from '#shared/license/reconcile';
 import {
   applySignal,
   initialRecord,
   type LicenseRecord,
   recordEntitlements,
   recordFinalFlush,
-} from '../../functions/shared/license/record.js';
-import { domainEventsFor } from '../../functions/shared/license/transitions.js';
+} from '#shared/license/record';
+import { domainEventsFor } from '#shared/license/transitions';
 import { exampleConfigInput } from '../support/config.js';
 
 const basicPlan = '0f8d6c2e-1111-4a7b-9c3d-000000000001';

@@ -1,12 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { parseDeploymentConfig } from '../../functions/shared/config.js';
-import type { SaasusSignal } from '../../functions/shared/events/saasus.js';
-import { desiredEffects, type Registration } from '../../functions/shared/license/effects.js';
-import { applySignal, initialRecord, type LicenseRecord } from '../../functions/shared/license/record.js';
-import {
-  decideSaasusSignal,
-  type SaasusDecisionContext,
-} from '../../functions/shared/license/saasus-decisions.js';
+import { parseDeploymentConfig } from '#shared/config';
+import type { SaasusSignal } from '#shared/events/saasus';
+import { desiredEffects, type Registration } from '#shared/license/effects';
+import { applySignal, initialRecord, type LicenseRecord } from '#shared/license/record';
+import { decideSaasusSignal, type SaasusDecisionContext } from '#shared/license/saasus-decisions';
 import { exampleConfigInput } from '../support/config.js';
 
 const basicPlan = '0f8d6c2e-1111-4a7b-9c3d-000000000001';

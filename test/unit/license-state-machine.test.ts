@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { LicenseSignal, LicenseSignalBody } from '../../functions/shared/events/license-signal.js';
+import type { LicenseSignal, LicenseSignalBody } from '#shared/events/license-signal';
 import {
   applySignal,
   hasApplied,
@@ -11,8 +11,8 @@ import {
   recentEventLimit,
   recordEntitlements,
   recordFinalFlush,
-} from '../../functions/shared/license/record.js';
-import { deriveStatus } from '../../functions/shared/license/status.js';
+} from '#shared/license/record';
+import { deriveStatus } from '#shared/license/status';
 
 const at = (minute: number) => new Date(Date.UTC(2026, 6, 1, 10, minute)).toISOString();
 

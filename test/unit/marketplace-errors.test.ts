@@ -16,7 +16,7 @@ import {
   meteringFailureKind,
   RegistrationTokenError,
   toMarketplaceError,
-} from '../../functions/shared/marketplace/errors.js';
+} from '#shared/marketplace/errors';
 
 const metadata = (httpStatusCode: number) => ({ $metadata: { httpStatusCode, requestId: 'req-1' } });
 

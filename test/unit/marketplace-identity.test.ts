@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { createEntitlementClient, createMeteringClient } from '../../functions/shared/marketplace/clients.js';
-import { entitlementFilterFor } from '../../functions/shared/marketplace/entitlements.js';
-import { MarketplaceInputError } from '../../functions/shared/marketplace/errors.js';
-import { buyerIdentitySchema, licenseKeyOf } from '../../functions/shared/marketplace/identity.js';
-import { batchMeterUsage, type MeteringRecord } from '../../functions/shared/marketplace/metering.js';
-import { buyerIdentityOf } from '../../functions/shared/marketplace/resolve-customer.js';
+import { createEntitlementClient, createMeteringClient } from '#shared/marketplace/clients';
+import { entitlementFilterFor } from '#shared/marketplace/entitlements';
+import { MarketplaceInputError } from '#shared/marketplace/errors';
+import { buyerIdentitySchema, licenseKeyOf } from '#shared/marketplace/identity';
+import { batchMeterUsage, type MeteringRecord } from '#shared/marketplace/metering';
+import { buyerIdentityOf } from '#shared/marketplace/resolve-customer';
 
 const licenseArn = 'arn:aws:license-manager::111122223333:license:l-0123456789abcdef';
 const licenseBuyer = { mode: 'license', licenseArn, customerAwsAccountId: '111122223333' } as const;

@@ -1,16 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import {
-  partitionByWindow,
-  toBatches,
-  type UsageRecord,
-  usageRecordKey,
-} from '../../functions/shared/metering/batches.js';
+import { partitionByWindow, toBatches, type UsageRecord, usageRecordKey } from '#shared/metering/batches';
 import {
   DuplicateUsageRecordError,
   MeteringInputError,
   QuantityOutOfRangeError,
-} from '../../functions/shared/metering/errors.js';
-import { completedHoursToReport, HOUR_MS } from '../../functions/shared/metering/hours.js';
+} from '#shared/metering/errors';
+import { completedHoursToReport, HOUR_MS } from '#shared/metering/hours';
 
 const at = (iso: string) => new Date(iso);
 const licenseArn = (n: number) =>

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { UsageBatch, UsageRecord } from '../../functions/shared/metering/batches.js';
-import { usageRecordKey } from '../../functions/shared/metering/batches.js';
-import { PartiallySentBatchError, sendWithBisection } from '../../functions/shared/metering/bisect.js';
-import { InvalidSendResultError } from '../../functions/shared/metering/errors.js';
-import type { SendOutcome } from '../../functions/shared/metering/outcomes.js';
+import type { UsageBatch, UsageRecord } from '#shared/metering/batches';
+import { usageRecordKey } from '#shared/metering/batches';
+import { PartiallySentBatchError, sendWithBisection } from '#shared/metering/bisect';
+import { InvalidSendResultError } from '#shared/metering/errors';
+import type { SendOutcome } from '#shared/metering/outcomes';
 
 const licenseArn = (n: number) =>
   `arn:aws:license-manager::123456789012:license:l-${String(n).padStart(8, '0')}`;

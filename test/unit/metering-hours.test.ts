@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MeteringInputError } from '../../functions/shared/metering/errors.js';
+import { MeteringInputError } from '#shared/metering/errors';
 import {
   addDays,
   completedHoursToReport,
@@ -11,7 +11,7 @@ import {
   monthOf,
   nextHour,
   parseHourKey,
-} from '../../functions/shared/metering/hours.js';
+} from '#shared/metering/hours';
 
 const at = (iso: string) => new Date(iso);
 const isoList = (dates: readonly Date[]) => dates.map((date) => date.toISOString());

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { UsageRecord } from '../../functions/shared/metering/batches.js';
-import { InvalidLedgerTransitionError } from '../../functions/shared/metering/errors.js';
+import type { UsageRecord } from '#shared/metering/batches';
+import { InvalidLedgerTransitionError } from '#shared/metering/errors';
 import {
   accountsForUsage,
   assertTransitionAllowed,
@@ -8,7 +8,7 @@ import {
   type LedgerStatus,
   type RecordOutcome,
   transitionFor,
-} from '../../functions/shared/metering/outcomes.js';
+} from '#shared/metering/outcomes';
 
 const licenseArn = 'arn:aws:license-manager::123456789012:license:l-00000001';
 const record: UsageRecord = {

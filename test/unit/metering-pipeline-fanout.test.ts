@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseDeploymentConfig } from '../../functions/shared/config.js';
+import { parseDeploymentConfig } from '#shared/config';
 import {
   licensesPerMessage,
   MeteringMessageError,
@@ -7,13 +7,9 @@ import {
   parseMeteringMessage,
   planMeterMessages,
   selectDueLicenses,
-} from '../../functions/shared/metering/fanout.js';
-import {
-  entitledQuantities,
-  needsRedelivery,
-  type RunReport,
-} from '../../functions/shared/metering/pipeline.js';
-import { meteringAttributes, pendingShardOf, pendingShards } from '../../functions/shared/metering/store.js';
+} from '#shared/metering/fanout';
+import { entitledQuantities, needsRedelivery, type RunReport } from '#shared/metering/pipeline';
+import { meteringAttributes, pendingShardOf, pendingShards } from '#shared/metering/store';
 import { exampleConfig, exampleConfigInput } from '../support/config.js';
 
 const runHour = new Date('2026-11-22T13:00:00.000Z');

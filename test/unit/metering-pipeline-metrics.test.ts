@@ -1,13 +1,13 @@
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { describe, expect, it } from 'vitest';
-import { parseDryRunArgs, UsageError } from '../../functions/metering/dry-run.js';
 import {
   METERING_SERVICE,
   meteringMetrics,
   publishFanoutMetrics,
   publishRunMetrics,
-} from '../../functions/shared/metering/metrics.js';
-import type { RunReport } from '../../functions/shared/metering/pipeline.js';
+} from '#shared/metering/metrics';
+import type { RunReport } from '#shared/metering/pipeline';
+import { parseDryRunArgs, UsageError } from '../../functions/metering/dry-run.js';
 
 const metricsFor = () => new Metrics({ namespace: 'MarketplaceBridge', serviceName: METERING_SERVICE });
 

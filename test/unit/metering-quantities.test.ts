@@ -1,15 +1,15 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { MeteringUnit } from '../../functions/shared/config.js';
+import type { MeteringUnit } from '#shared/config';
 import {
   IncompleteLedgerError,
   MeteringInputError,
   MissingDayCountError,
   QuantityOutOfRangeError,
-} from '../../functions/shared/metering/errors.js';
-import { completedHoursToReport, dayOf, HOUR_MS, hourKey } from '../../functions/shared/metering/hours.js';
-import { MAX_QUANTITY } from '../../functions/shared/metering/limits.js';
-import { initialLedgerStatus, type LedgerStatus } from '../../functions/shared/metering/outcomes.js';
+} from '#shared/metering/errors';
+import { completedHoursToReport, dayOf, HOUR_MS, hourKey } from '#shared/metering/hours';
+import { MAX_QUANTITY } from '#shared/metering/limits';
+import { initialLedgerStatus, type LedgerStatus } from '#shared/metering/outcomes';
 import {
   type LedgerEntry,
   type MeteredHour,
@@ -17,7 +17,7 @@ import {
   type PricingModel,
   type QuantitiesInput,
   quantitiesToReport,
-} from '../../functions/shared/metering/quantities.js';
+} from '#shared/metering/quantities';
 
 const at = (iso: string) => new Date(iso);
 const apiCalls: MeteringUnit = { saasusUnit: 'api_calls', dimension: 'api_calls', aggregation: 'sum' };

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { MeteringInputError } from '../../functions/shared/metering/errors.js';
-import { TokenBucket, workerRate } from '../../functions/shared/metering/rate-limit.js';
+import { MeteringInputError } from '#shared/metering/errors';
+import { TokenBucket, workerRate } from '#shared/metering/rate-limit';
 
 /** A clock that only moves when someone sleeps. */
 const fakeClock = (start = 1_795_000_000_000) => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, withRetry } from '../../functions/shared/retry.js';
+import { backoffDelay, withRetry } from '#shared/retry';
 
 describe('withRetry', () => {
   const noSleep = async () => {};

@@ -8,7 +8,7 @@ import {
   signSaasusRequest,
   stringToSign,
   verifySaasusSignature,
-} from '../../functions/shared/saasus/signature.js';
+} from '#shared/saasus/signature';
 
 const vectorsFile = z.object({
   vectors: z

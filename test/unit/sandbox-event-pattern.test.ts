@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compileEventPattern, EventPatternError, matchesEventPattern } from '../../sandbox/event-pattern.js';
+import { compileEventPattern, EventPatternError, matchesEventPattern } from '#sandbox/event-pattern';
 
 const event = {
   version: '0',

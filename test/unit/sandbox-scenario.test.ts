@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Sandbox } from '../../sandbox/runner.js';
-import { parseForms, runScenario, type Scenario } from '../../sandbox/scenario.js';
+import type { Sandbox } from '#sandbox/runner';
+import { parseForms, runScenario, type Scenario } from '#sandbox/scenario';
 
 const sandbox = { url: 'http://127.0.0.1:9' } as Sandbox;
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseScheduleExpression, ScheduleExpressionError } from '../../sandbox/schedule-expression.js';
+import { parseScheduleExpression, ScheduleExpressionError } from '#sandbox/schedule-expression';
 
 const next = (expression: string, after: string, timeZone?: string) =>
   parseScheduleExpression(expression, timeZone ? { timeZone } : {})

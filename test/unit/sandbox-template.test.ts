@@ -14,7 +14,7 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import { SqsSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { BridgeFunction } from '../../lib/constructs/bridge-function.js';
+import { BridgeFunction } from '#lib/constructs/bridge-function';
 import {
   type CfnTemplate,
   evaluateIntrinsic,
@@ -23,7 +23,7 @@ import {
   type SandboxModel,
   synthesizeBridgeTemplate,
   UnresolvedIntrinsicError,
-} from '../../sandbox/template.js';
+} from '#sandbox/template';
 import { cdkJsonContext } from '../support/config.js';
 
 const entry = 'test/fixtures/noop-handler.ts';

@@ -7,15 +7,15 @@ import {
   registrationPage,
   tenantChoicePage,
   validateRegistrationForm,
-} from '../../functions/shared/signup/pages.js';
-import { FormRequestError, parseFulfillmentRequest } from '../../functions/shared/signup/request.js';
+} from '#shared/signup/pages';
+import { FormRequestError, parseFulfillmentRequest } from '#shared/signup/request';
 import {
   createSessionSealer,
   readCookie,
   SESSION_COOKIE,
   SessionError,
   sessionCookie,
-} from '../../functions/shared/signup/session.js';
+} from '#shared/signup/session';
 
 const secret = 'k'.repeat(48);
 
