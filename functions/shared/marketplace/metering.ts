@@ -6,6 +6,7 @@ import {
 } from '@aws-sdk/client-marketplace-metering';
 import { z } from 'zod';
 import { describeIssues } from '../config.js';
+import { MAX_QUANTITY, MAX_RECORDS_PER_BATCH } from '../metering/limits.js';
 import { logger } from '../powertools.js';
 import { withRetry } from '../retry.js';
 import {
@@ -15,11 +16,6 @@ import {
   toMarketplaceError,
 } from './errors.js';
 import { type BuyerIdentity, buyerIdentitySchema, type IdentityMode, licenseKeyOf } from './identity.js';
-
-/** BatchMeterUsage accepts at most 25 UsageRecords per request. */
-export const maxRecordsPerBatch = 25;
-/** UsageRecord.Quantity is a non-negative 32-bit integer. */
-export const maxMeteringQuantity = 2_147_483_647;
 
 /** One usage record: a buyer's quantity of one dimension for one usage hour. */
 export interface MeteringRecord {
@@ -76,7 +72,7 @@ const meteringRecordSchema = z.object({
     .number({ message: 'expected a quantity' })
     .int('expected a whole-number quantity')
     .min(0, 'expected a quantity of at least 0')
-    .max(maxMeteringQuantity, `expected a quantity of at most ${maxMeteringQuantity}`),
+    .max(MAX_QUANTITY, `expected a quantity of at most ${MAX_QUANTITY}`),
   timestamp: z.date({ message: 'expected the usage hour as a valid Date' }),
 });
 
@@ -272,8 +268,8 @@ export const batchMeterUsage = async (
 
   const indexes = records.map((_record, index) => index);
   let stoppedBy: MarketplaceError | undefined;
-  for (let start = 0; start < indexes.length; start += maxRecordsPerBatch) {
-    const chunk = indexes.slice(start, start + maxRecordsPerBatch);
+  for (let start = 0; start < indexes.length; start += MAX_RECORDS_PER_BATCH) {
+    const chunk = indexes.slice(start, start + MAX_RECORDS_PER_BATCH);
     if (stoppedBy !== undefined) {
       for (const index of chunk)
         outcomes[index] = { status: 'Failed', record: record(index), error: stoppedBy };
