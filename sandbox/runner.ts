@@ -38,7 +38,7 @@ import {
   type SynthesisResult,
   synthesizeBridgeTemplate,
 } from './template.js';
-import { createWebHandler } from './web/server.js';
+import { createWebHandler, SAAS_SIGN_IN_PATH } from './web/server.js';
 
 /**
  * The whole system on one machine: the stack's template read into a model, dynalite with its
@@ -111,7 +111,10 @@ export interface Sandbox {
   readonly stackName: string;
   /** The seller's AWS account in the sandbox. */
   readonly account: string;
-  /** The deployment config with the local SaaSus and iDoperation endpoints. */
+  /**
+   * The deployment config with the local SaaSus and iDoperation endpoints, and the sign-in page
+   * pointed at the sandbox's stand-in (`SAAS_SIGN_IN_PATH`).
+   */
   readonly config: DeploymentConfig;
   readonly model: SandboxModel;
   readonly warnings: readonly string[];
@@ -200,8 +203,15 @@ const randomAlphanumeric = (length: number, excludePunctuation: boolean, exclude
   return [...randomBytes(length)].map((byte) => alphabet[byte % alphabet.length]).join('');
 };
 
-/** Formats a handler log line (Powertools JSON) for the console; EMF metric lines are not shown. */
+/** Powertools Metrics' notice when an invocation added no metric: harmless, and noise on a console. */
+const NO_METRICS_NOTICE = 'No application metrics to publish.';
+
+/**
+ * Formats a handler log line (Powertools JSON) for the console; EMF metric lines and the
+ * "no application metrics" notice are not shown.
+ */
 const formatLogLine = (label: string, line: string): string | undefined => {
+  if (line.startsWith(NO_METRICS_NOTICE)) return undefined;
   try {
     const entry = JSON.parse(line) as Record<string, unknown>;
     if (entry && typeof entry === 'object' && '_aws' in entry) return undefined;
@@ -317,13 +327,13 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
           basePath: idoperationBasePath,
         })
       : Promise.resolve(undefined),
-    startEventBridgeEmulator({ account, region }),
+    startEventBridgeEmulator({ account, region, now }),
     startSecretsManagerEmulator({ account, region }),
   ]);
 
   const config = parseDeploymentConfig({
     ...deployed,
-    saasus: { ...deployed.saasus, apiBaseUrl: saasus.url },
+    saasus: { ...deployed.saasus, apiBaseUrl: saasus.url, signInUrl: `${url}${SAAS_SIGN_IN_PATH}` },
     ...(deployed.idoperation && idoperation
       ? { idoperation: { ...deployed.idoperation, baseUrl: `${idoperation.url}${idoperationBasePath}` } }
       : {}),
@@ -522,6 +532,17 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
   const invocationLog: InvocationRecord[] = [];
   const logLines: FunctionLogLine[] = [];
   const functions = new Map<string, SandboxFunction>();
+  // Functions that share a Powertools service name (the metering schedule and worker) are told
+  // apart in logs and on the dashboard by their entry file.
+  const serviceOf = (fn: FunctionModel) =>
+    typeof fn.environment.POWERTOOLS_SERVICE_NAME === 'string'
+      ? fn.environment.POWERTOOLS_SERVICE_NAME
+      : undefined;
+  const sharedServices = new Set(
+    model.functions
+      .map(serviceOf)
+      .filter((service, index, all) => service !== undefined && all.indexOf(service) !== index),
+  );
   for (const fn of model.functions) {
     const problems: string[] = [];
     const environment: Record<string, string> = {
@@ -542,7 +563,10 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
     }
     if (environment.BRIDGE_CONFIG) {
       const bridgeConfig = JSON.parse(environment.BRIDGE_CONFIG) as Record<string, Record<string, unknown>>;
-      if (bridgeConfig.saasus) bridgeConfig.saasus.apiBaseUrl = config.saasus.apiBaseUrl;
+      if (bridgeConfig.saasus) {
+        bridgeConfig.saasus.apiBaseUrl = config.saasus.apiBaseUrl;
+        bridgeConfig.saasus.signInUrl = config.saasus.signInUrl;
+      }
       if (bridgeConfig.idoperation && config.idoperation)
         bridgeConfig.idoperation.baseUrl = config.idoperation.baseUrl;
       environment.BRIDGE_CONFIG = JSON.stringify(bridgeConfig);
@@ -552,7 +576,13 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
     );
     // Routes served under a prefix: the function builds its links with it (empty behind API Gateway).
     if (mount) environment.PUBLIC_BASE_PATH = mount.prefix;
-    const label = environment.POWERTOOLS_SERVICE_NAME ?? fn.logicalId;
+    const service = serviceOf(fn);
+    const label =
+      service === undefined
+        ? fn.logicalId
+        : sharedServices.has(service) && fn.entry
+          ? `${service}/${path.basename(fn.entry).replace(/\.[cm]?[jt]s$/, '')}`
+          : service;
     for (const problem of problems) warnings.push(`${fn.logicalId}: cannot resolve ${problem}`);
     const host = new FunctionHost(
       {
@@ -858,6 +888,7 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
   };
   handleRequest = createWebHandler(sandbox, {
     presetBuyerAccounts: PRESET_BUYER_ACCOUNTS,
+    saasSignInUrl: deployed.saasus.signInUrl,
   });
   if (options.warm ?? true) {
     for (const fn of functions.values()) void fn.host.warm();

@@ -47,6 +47,8 @@ export interface ScenarioContext {
 export interface Scenario {
   readonly name: string;
   readonly description: string;
+  /** The deployment config the story is written for, used unless `--config` names another. */
+  readonly configFile?: string;
   run(context: ScenarioContext): Promise<void>;
 }
 
@@ -142,13 +144,25 @@ export interface HtmlForm {
   readonly fields: Record<string, string>;
 }
 
+export interface Redirect {
+  readonly status: number;
+  /** The URL that answered with the redirect. */
+  readonly from: string;
+  /** Its Location header, as sent. */
+  readonly location: string;
+}
+
 export interface PageResponse {
   readonly status: number;
   /** The URL after redirects. */
   readonly url: string;
+  /** The redirects followed on the way, in order. */
+  readonly redirects: readonly Redirect[];
   readonly html: string;
   /** Forms on the page, in document order. */
   readonly forms: readonly HtmlForm[];
+  /** The targets of the page's links (`<a href>`), resolved, in document order. */
+  readonly links: readonly string[];
 }
 
 export interface BrowserSession {
@@ -201,12 +215,20 @@ export const parseForms = (html: string, baseUrl: string): HtmlForm[] =>
     };
   });
 
-/** A minimal browser: a cookie jar, redirects followed, forms parsed. */
+/** The targets of the links of a page, resolved against its URL. */
+export const parseLinks = (html: string, baseUrl: string): string[] =>
+  [...html.matchAll(/<a\b[^>]*>/gi)].flatMap(([tag]) => {
+    const href = attribute(tag, 'href');
+    return href === undefined ? [] : [new URL(href, baseUrl).href];
+  });
+
+/** A minimal browser: a cookie jar, redirects followed, forms and links parsed. */
 export const createBrowserSession = (baseUrl: string): BrowserSession => {
   const cookies = new Map<string, string>();
   const request = async (url: string, init: RequestInit): Promise<PageResponse> => {
     let current = new URL(url, baseUrl).href;
     let options = init;
+    const redirects: Redirect[] = [];
     for (let hop = 0; hop < 10; hop++) {
       const headers = new Headers(options.headers);
       if (cookies.size > 0)
@@ -223,6 +245,7 @@ export const createBrowserSession = (baseUrl: string): BrowserSession => {
       }
       const location = response.headers.get('location');
       if (response.status >= 300 && response.status < 400 && location) {
+        redirects.push({ status: response.status, from: current, location });
         current = new URL(location, current).href;
         // 303 (and 301/302 after a POST, as browsers do) turn into a GET.
         if (response.status !== 307 && response.status !== 308) options = { method: 'GET' };
@@ -230,7 +253,14 @@ export const createBrowserSession = (baseUrl: string): BrowserSession => {
         continue;
       }
       const html = await response.text();
-      return { status: response.status, url: current, html, forms: parseForms(html, current) };
+      return {
+        status: response.status,
+        url: current,
+        redirects,
+        html,
+        forms: parseForms(html, current),
+        links: parseLinks(html, current),
+      };
     }
     throw new Error(`Too many redirects from ${url}`);
   };

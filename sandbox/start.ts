@@ -12,7 +12,7 @@ import { scenarios } from './scenarios/index.js';
 const usage = `Usage: npm start -- [options]
 
   --scenario NAME   run a scripted scenario and exit (0 = every expectation held): ${Object.keys(scenarios).join(', ')}
-  --config FILE     deployment config to synthesize (default config/example.json)
+  --config FILE     deployment config to synthesize (default config/example.json, or the scenario's own)
   --port N          web UI port (default $PORT or 3000; a scenario picks a free port unless given)
   --frozen          start with the simulated clock frozen
   --quiet           do not print handler logs
@@ -47,7 +47,7 @@ const main = async () => {
     console.error(`Invalid port "${portText}"`);
     return 2;
   }
-  const configFile = values.config ?? 'config/example.json';
+  const configFile = values.config ?? scenario?.configFile ?? 'config/example.json';
 
   console.log(`Starting the Marketplace Bridge sandbox (${configFile})…`);
   let sandbox: Sandbox;
@@ -84,6 +84,22 @@ const main = async () => {
     return `    ${availability.available ? '✓' : '·'} ${fn.label.padEnd(20)} ${fn.model.entry ?? fn.model.logicalId}${availability.available ? '' : `  (${availability.reason})`}`;
   });
   const { emulators } = sandbox;
+  const services: [string, string][] = [
+    ['DynamoDB', sandbox.dynamo.endpoint],
+    ['SaaSus', emulators.saasus.url],
+    ['Marketplace', emulators.marketplace.url],
+    ['EventBridge', emulators.eventBridge.url],
+    ['Secrets Manager', emulators.secretsManager.url],
+    ['SQS', sandbox.sqsUrl],
+    ...(emulators.idoperation ? [['iDoperation', emulators.idoperation.url] as [string, string]] : []),
+  ];
+  const half = Math.ceil(services.length / 2);
+  const serviceLines = services.slice(0, half).map(([name, url], index) => {
+    const right = services[half + index];
+    const left = `    ${name.padEnd(16)} ${url}`;
+    return right ? `${left.padEnd(46)} ${right[0].padEnd(16)} ${right[1]}` : left;
+  });
+  const clockText = `${sandbox.clock.now().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${sandbox.clock.frozen ? 'frozen' : 'running with real time'}`;
   const lines = [
     '',
     `Marketplace Bridge sandbox: ${sandbox.stackName} from ${configFile}, ready in ${readySeconds} s${sandbox.templateFromCache ? ' (cached template)' : ''}.`,
@@ -100,18 +116,20 @@ const main = async () => {
           "                    the sign-up function behind the stack's HTTP API, as AWS Marketplace posts to it",
         ]
       : []),
+    `  State as JSON     ${sandbox.url}/api/state`,
     '',
     '  Functions (from the synthesized template):',
     ...functions,
     '',
-    `  Local services: DynamoDB ${sandbox.dynamo.endpoint} · SaaSus ${emulators.saasus.url} · Marketplace ${emulators.marketplace.url}`,
-    `                  EventBridge ${emulators.eventBridge.url} · Secrets Manager ${emulators.secretsManager.url} · SQS ${sandbox.sqsUrl}${emulators.idoperation ? ` · iDoperation ${emulators.idoperation.url}` : ''}`,
-    `  Simulated clock: ${sandbox.clock.now().toISOString()} (${sandbox.clock.frozen ? 'frozen' : 'running'})`,
+    '  Local services:',
+    ...serviceLines,
+    '',
+    `  Simulated clock: ${clockText}`,
     ...(sandbox.warnings.length > 0
       ? ['', '  Notes:', ...sandbox.warnings.map((warning) => `    - ${warning}`)]
       : []),
     '',
-    'Press Ctrl-C to stop.',
+    `${values.quiet ? '' : 'Handler logs follow (--quiet hides them). '}Press Ctrl-C to stop.`,
     '',
   ];
   console.log(lines.join('\n'));
@@ -122,10 +140,16 @@ const main = async () => {
       if (stopping) process.exit(130);
       stopping = true;
       console.log('\nStopping the sandbox…');
-      sandbox.close().then(resolve, (error: unknown) => {
-        console.error(error);
-        resolve();
-      });
+      sandbox.close().then(
+        () => {
+          console.log('Stopped.');
+          resolve();
+        },
+        (error: unknown) => {
+          console.error(error);
+          resolve();
+        },
+      );
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);

@@ -1,5 +1,7 @@
 import { type CfnElement, Duration, Stack, Validations } from 'aws-cdk-lib';
 import { Metric } from 'aws-cdk-lib/aws-cloudwatch';
+import { EventField, Rule, RuleTargetInput } from 'aws-cdk-lib/aws-events';
+import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import {
@@ -13,6 +15,7 @@ import { LambdaInvoke } from 'aws-cdk-lib/aws-scheduler-targets';
 import type { IQueue, Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { DeploymentConfig } from '#shared/config';
+import { defaultDomainEventSource, domainEventTypes } from '#shared/domain-events';
 import { METERING_SERVICE, meteringMetrics } from '#shared/metering/metrics';
 import { meteringLedgerTable } from '#shared/tables';
 import type { Alarms } from './alarms.js';
@@ -47,6 +50,12 @@ export const METERING_LAG_ALARM_SECONDS = 2 * 3600;
  * minutes past every hour invokes the fan-out function, which queues the due licenses on the
  * work queue; a bounded pool of workers meters them. The event processor sends final-flush
  * requests to the same queue (`flushQueue`), so they share the workers' rate limit.
+ *
+ * A license is also metered as soon as it can be: `License Activated`, `License Reinstated` and
+ * `Tenant Provisioned` (whichever comes last: the buyer may register before or after AWS
+ * activates the license) queue a pass for it right away, which captures the usage baseline (the
+ * day's counts before activation, never billed). Without it the first hourly run would capture
+ * the baseline, counting every use between activation and that run as pre-activation usage.
  */
 export class Metering extends Construct {
   readonly scheduleFunction: BridgeFunction;
@@ -130,6 +139,36 @@ export class Metering extends Construct {
     );
     queue.grantSendMessages(this.scheduleFunction);
 
+    const startDeadLetters = deadLetterQueue(this, 'StartDeadLetters');
+    Validations.of(startDeadLetters).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is itself the dead-letter queue of the metering start rule target.',
+    });
+    new Rule(this, 'StartRule', {
+      description: 'License Activated/Reinstated and Tenant Provisioned domain events to the metering queue',
+      eventBus: state.domainEventBus,
+      eventPattern: {
+        source: [defaultDomainEventSource],
+        detailType: [
+          domainEventTypes.licenseActivated,
+          domainEventTypes.licenseReinstated,
+          domainEventTypes.tenantProvisioned,
+        ],
+      },
+      targets: [
+        new SqsQueue(queue, {
+          message: RuleTargetInput.fromObject({
+            kind: 'meter',
+            licenseKeys: [EventField.fromPath('$.detail.licenseKey')],
+            runHour: EventField.time,
+          }),
+          deadLetterQueue: startDeadLetters,
+          retryAttempts: 20,
+          maxEventAge: Duration.hours(1),
+        }),
+      ],
+    });
+
     const scheduleDeadLetters = deadLetterQueue(this, 'ScheduleDeadLetters');
     Validations.of(scheduleDeadLetters).acknowledge({
       id: 'AwsSolutions-SQS3',
@@ -171,6 +210,11 @@ export class Metering extends Construct {
       });
     alarms.onDeadLetters('MeteringWorkDeadLetters', this.deadLetters, 'Metering work');
     alarms.onDeadLetters('MeteringScheduleDeadLetters', scheduleDeadLetters, 'Hourly metering schedule');
+    alarms.onDeadLetters(
+      'MeteringStartDeadLetters',
+      startDeadLetters,
+      'Metering start requests (domain bus to the metering queue)',
+    );
     alarms.onMetric(
       'MeteringRecordsExpired',
       metric(meteringMetrics.expired),

@@ -28,6 +28,8 @@ export interface EventBridgeEmulatorOptions {
   readonly account?: string;
   readonly region?: string;
   readonly onEvent?: EventListener;
+  /** The time of an entry without one (EventBridge stamps the time it received it); default the real time. */
+  readonly now?: () => Date;
 }
 
 export interface EventBridgeEmulator {
@@ -68,6 +70,7 @@ export const startEventBridgeEmulator = async (
 ): Promise<EventBridgeEmulator> => {
   const account = options.account ?? '000000000000';
   const region = options.region ?? 'us-east-1';
+  const now = options.now ?? (() => new Date());
   const accepted: EmulatedEvent[] = [];
   const callSizes: number[] = [];
   const injected: string[] = [];
@@ -113,7 +116,7 @@ export const startEventBridgeEmulator = async (
     ) {
       return invalid('Resources must be a list of strings.');
     }
-    const time = timeOf(entry.Time) ?? new Date();
+    const time = timeOf(entry.Time) ?? now();
     if (Number.isNaN(time.getTime())) return invalid('Time is not a valid timestamp.');
     const event: EmulatedEvent = {
       version: '0',

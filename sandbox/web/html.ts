@@ -53,14 +53,16 @@ export const time = (iso: unknown): Html => {
 export interface Column<T> {
   readonly label: string;
   readonly cell: (row: T) => unknown;
+  /** A class for the column's cells, e.g. `grow` for the column that should take the room. */
+  readonly className?: string;
 }
 
 export const table = <T>(rows: readonly T[], columns: readonly Column<T>[], empty: string): Html =>
   rows.length === 0
     ? html`<p class="empty">${empty}</p>`
     : html`<div class="scroll"><table>
-<thead><tr>${columns.map((column) => html`<th>${column.label}</th>`)}</tr></thead>
-<tbody>${rows.map((row) => html`<tr>${columns.map((column) => html`<td>${column.cell(row)}</td>`)}</tr>`)}</tbody>
+<thead><tr>${columns.map((column) => html`<th${raw(column.className ? ` class="${escapeHtml(column.className)}"` : '')}>${column.label}</th>`)}</tr></thead>
+<tbody>${rows.map((row) => html`<tr>${columns.map((column) => html`<td${raw(column.className ? ` class="${escapeHtml(column.className)}"` : '')}>${column.cell(row)}</td>`)}</tr>`)}</tbody>
 </table></div>`;
 
 export const badge = (text: string, tone: 'ok' | 'warn' | 'bad' | 'info' = 'info'): Html =>
@@ -111,8 +113,10 @@ p.note, p.empty { color:var(--muted); margin:4px 0 8px; }
 table { border-collapse:collapse; width:100%; font-size:13px; }
 th, td { text-align:left; padding:4px 8px; border-bottom:1px solid var(--line); vertical-align:top; }
 th { color:var(--muted); font-weight:600; white-space:nowrap; }
-code { font:12px ui-monospace,SFMono-Regular,Menlo,monospace; word-break:break-all; }
-.id { font-family:ui-monospace,Menlo,monospace; font-size:12px; }
+code { font:12px ui-monospace,SFMono-Regular,Menlo,monospace; overflow-wrap:anywhere; }
+.id { font-family:ui-monospace,Menlo,monospace; font-size:12px; white-space:nowrap; }
+time { white-space:nowrap; }
+th.grow, td.grow { width:55%; }
 .badge { display:inline-block; padding:0 7px; border-radius:10px; font-size:12px; background:#e8edf7; color:var(--accent); white-space:nowrap; }
 .badge.ok { background:#e3f3e9; color:var(--ok); } .badge.warn { background:#fdf1dc; color:var(--warn); } .badge.bad { background:#fbe4e2; color:var(--bad); }
 form.inline { display:inline-flex; gap:6px; align-items:center; margin:2px 6px 2px 0; flex-wrap:wrap; }
@@ -131,14 +135,14 @@ ul.plain { margin:4px 0; padding-left:18px; }
 
 const refreshScript = `
 (() => {
-  const main = document.querySelector('main[data-refresh]');
-  if (!main) return;
-  const busy = () => { const el = document.activeElement; return el && main.contains(el) && el.matches('input, select, textarea'); };
+  const live = document.querySelector('[data-live]');
+  if (!live) return;
+  const busy = () => { const el = document.activeElement; return el && live.contains(el) && el.matches('input, select, textarea'); };
   setInterval(async () => {
     if (document.hidden || busy()) return;
     try {
       const response = await fetch(location.pathname + '?partial=1', { cache: 'no-store' });
-      if (response.ok) main.innerHTML = await response.text();
+      if (response.ok) live.innerHTML = await response.text();
     } catch {}
   }, ${2_000});
 })();
@@ -150,7 +154,7 @@ export interface PageFrame {
   readonly body: Html;
   readonly clock: Html;
   readonly flash?: { readonly text: string; readonly error: boolean } | undefined;
-  /** Refresh the main area every two seconds. */
+  /** Refresh the body (not the message above it) every two seconds. */
   readonly refresh?: boolean;
   readonly fulfillmentUrl?: string | undefined;
 }
@@ -174,9 +178,9 @@ ${frame.fulfillmentUrl ? html`<span class="muted" title="AWS Marketplace POSTs b
 </nav>
 <div class="clock">${frame.clock}</div>
 </header>
-<main${raw(frame.refresh ? ' data-refresh' : '')}>
+<main>
 ${frame.flash ? html`<p class="flash${frame.flash.error ? ' error' : ''}">${frame.flash.text}</p>` : ''}
-${frame.body}
+${frame.refresh ? html`<div data-live>${frame.body}</div>` : frame.body}
 </main>
 ${frame.refresh ? html`<script>${raw(refreshScript)}</script>` : ''}
 </body>

@@ -1,4 +1,4 @@
-import { legacySnsActions, marketplaceEventKinds } from '../marketplace-events.js';
+import { legacySnsActions, type MarketplaceEventKind, marketplaceEventKinds } from '../marketplace-events.js';
 import type { Sandbox } from '../runner.js';
 import { actionForm, badge, type Html, hidden, html, json, raw, select, short, table, time } from './html.js';
 import type { Snapshot } from './snapshot.js';
@@ -19,6 +19,26 @@ const planOptions = (sandbox: Sandbox) =>
     value: dimension,
     label: `${dimension} (SaaSus plan …${planId.slice(-6)})`,
   }));
+
+/** A bus by a name a person recognizes (the partner bus name is a long generated one). */
+const busLabel = (sandbox: Sandbox, busName: string): Html =>
+  busName === sandbox.partnerBusName
+    ? html`<span title="${busName}">SaaSus partner bus</span>`
+    : html`<span>${busName}</span>`;
+
+const sourceLabel = (source: unknown): Html => {
+  const text = String(source ?? '');
+  return text.startsWith('aws.partner/saasus.io/')
+    ? html`<small title="${text}">SaaSus partner event</small>`
+    : html`<small>${text}</small>`;
+};
+
+/** What a license's status is in the bridge (its Licenses item), for a purchase. */
+const bridgeLicense = (data: Snapshot, licenseArn: string) =>
+  data.licenses.find((license) => license.licenseArn === licenseArn || license.licenseKey === licenseArn);
+
+const eventLabel = (kind: MarketplaceEventKind) =>
+  marketplaceEventKinds.find((candidate) => candidate.kind === kind)?.label ?? kind;
 
 export const buyerPage = (sandbox: Sandbox, data: Snapshot, presetAccounts: readonly string[]): Html => {
   const back = '/';
@@ -49,15 +69,15 @@ ${select('dimension', planOptions(sandbox), undefined, 'Dimension / plan')}
   const purchases = html`<section class="card wide">
 <h2>2 · What AWS does later</h2>
 <p class="note">Each button emits the event AWS Marketplace sends (source <code>aws.agreement-marketplace</code>, default bus),
-routed through the stack's rules like the real thing. Deprovisioning also ends the license in the Marketplace emulator
-(BatchMeterUsage then refuses it).</p>
+routed through the stack's rules like the real thing. <em>Amend</em> also sends License Updated, as AWS does when the
+entitlements change; deprovisioning also ends the license in the Marketplace emulator (BatchMeterUsage then refuses it).</p>
 ${table(
   data.agreements,
   [
     { label: 'Buyer', cell: (row) => row.customerAwsAccountId },
     { label: 'License', cell: (row) => short(row.licenseArn, 14) },
     { label: 'Agreement', cell: (row) => short(row.agreementId, 10) },
-    { label: 'Plan', cell: (row) => row.dimension },
+    { label: 'Dimension', cell: (row) => row.dimension },
     {
       label: 'Marketplace',
       cell: (row) => {
@@ -67,70 +87,88 @@ ${table(
         return badge(String(status ?? '?'), statusTone(status));
       },
     },
+    {
+      label: 'Bridge',
+      cell: (row) => {
+        const license = bridgeLicense(data, row.licenseArn);
+        const tenant = data.saasus.tenants.find((candidate) => candidate.id === license?.tenantId);
+        return license
+          ? html`${badge(String(license.status ?? '?'), statusTone(license.status))}${tenant ? html`<br><small>${tenant.name}</small>` : ''}`
+          : html`<span class="empty">no record yet</span>`;
+      },
+    },
     { label: 'Events sent', cell: (row) => row.emitted.length },
     {
       label: 'Emit',
-      cell: (row) => [
-        ...marketplaceEventKinds
-          .filter((kind) => kind.kind !== 'agreement-amended' && kind.kind !== 'agreement-ended')
-          .map((kind) =>
-            actionForm(
-              '/actions/marketplace-event',
-              back,
-              [hidden('licenseArn', row.licenseArn), hidden('kind', kind.kind)],
-              kind.label,
-            ),
+      className: 'grow',
+      cell: (row) => {
+        const emit = (kind: MarketplaceEventKind, fields: Html[] = [], tone = '') =>
+          actionForm(
+            '/actions/marketplace-event',
+            back,
+            [hidden('licenseArn', row.licenseArn), hidden('kind', kind), ...fields],
+            eventLabel(kind),
+            tone,
+          );
+        const otherDimension =
+          Object.keys(config.plans.byDimension).find((dimension) => dimension !== row.dimension) ??
+          row.dimension;
+        return [
+          html`<div>`,
+          emit('agreement-created'),
+          emit('license-updated'),
+          actionForm(
+            '/actions/marketplace-event',
+            back,
+            [
+              hidden('licenseArn', row.licenseArn),
+              hidden('kind', 'agreement-amended'),
+              hidden('licenseUpdated', '1'),
+              select('dimension', planOptions(sandbox), otherDimension),
+            ],
+            'Amend',
           ),
-        actionForm(
-          '/actions/marketplace-event',
-          back,
-          [
-            hidden('licenseArn', row.licenseArn),
-            hidden('kind', 'agreement-amended'),
-            select('dimension', planOptions(sandbox), row.dimension),
-          ],
-          'Amend',
-        ),
-        actionForm(
-          '/actions/marketplace-event',
-          back,
-          [
-            hidden('licenseArn', row.licenseArn),
-            hidden('kind', 'agreement-ended'),
-            select(
-              'endStatus',
-              ['CANCELLED', 'EXPIRED', 'TERMINATED', 'REPLACED', 'RENEWED'].map((value) => ({
-                value,
-                label: value,
-              })),
-            ),
-          ],
-          'End agreement',
-          'danger',
-        ),
-        actionForm(
-          '/actions/setup-again',
-          back,
-          hidden('licenseArn', row.licenseArn),
-          'Set up the account again',
-        ),
-        ...(sandbox.model.subscriptions.length > 0
-          ? [
-              actionForm(
-                '/actions/legacy-sns',
-                back,
-                [
-                  hidden('licenseArn', row.licenseArn),
-                  select(
-                    'action',
-                    legacySnsActions.map((action) => ({ value: action, label: action })),
-                  ),
-                ],
-                'Send legacy SNS notification',
+          emit('agreement-renewed'),
+          html`</div><div>`,
+          emit(
+            'agreement-ended',
+            [
+              select(
+                'endStatus',
+                ['CANCELLED', 'EXPIRED', 'TERMINATED', 'REPLACED', 'RENEWED'].map((value) => ({
+                  value,
+                  label: value,
+                })),
               ),
-            ]
-          : []),
-      ],
+            ],
+            'danger',
+          ),
+          emit('license-deprovisioned', [], 'danger'),
+          actionForm(
+            '/actions/setup-again',
+            back,
+            hidden('licenseArn', row.licenseArn),
+            'Set up the account again',
+          ),
+          ...(sandbox.model.subscriptions.length > 0
+            ? [
+                actionForm(
+                  '/actions/legacy-sns',
+                  back,
+                  [
+                    hidden('licenseArn', row.licenseArn),
+                    select(
+                      'action',
+                      legacySnsActions.map((action) => ({ value: action, label: action })),
+                    ),
+                  ],
+                  'Send legacy SNS notification',
+                ),
+              ]
+            : []),
+          html`</div>`,
+        ];
+      },
     },
   ],
   'No purchases yet: subscribe above.',
@@ -207,11 +245,29 @@ const availabilityBadge = (availability: Snapshot['functions'][number]['availabi
     ? badge('available', 'ok')
     : html`${badge('not available yet', 'warn')} <small>${availability.reason}</small>`;
 
+/** The sign-up saga's progress on a license: the steps done, in order. */
+const provisioningSteps = ['saasUser', 'tenant', 'plan', 'tenantUser', 'role', 'directoryUser'] as const;
+const provisioningSummary = (provisioning: unknown): Html => {
+  if (!provisioning || typeof provisioning !== 'object')
+    return html`<span class="empty">not registered</span>`;
+  const done = provisioningSteps.filter((step) => step in provisioning);
+  const title = JSON.stringify(provisioning).slice(0, 4000);
+  return 'completed' in provisioning
+    ? html`<span title="${title}">${badge('registered', 'ok')}</span>`
+    : html`<span title="${title}">${badge('in progress', 'warn')} <small>${done.join(', ') || 'started'}</small></span>`;
+};
+
 export const dashboardBody = (sandbox: Sandbox, data: Snapshot): Html => {
   const back = '/dashboard';
-  const planName = (planId: unknown) =>
-    Object.entries(sandbox.config.plans.byDimension).find(([, id]) => id === planId)?.[0] ??
-    (planId ? short(planId, 8) : '—');
+  const { plans } = sandbox.config;
+  const planName = (planId: unknown): Html => {
+    if (!planId) return html`<span class="empty">no plan</span>`;
+    const dimension = Object.entries(plans.byDimension).find(([, id]) => id === planId)?.[0];
+    if (dimension) return html`<span title="${String(planId)}">${dimension}</span>`;
+    if (planId === plans.revokedPlanId) return html`<span title="${String(planId)}">revoked plan</span>`;
+    if (planId === plans.defaultPlanId) return html`<span title="${String(planId)}">default plan</span>`;
+    return short(planId, 8);
+  };
 
   const clock = html`<section class="card">
 <h2>Simulated clock</h2>
@@ -253,8 +309,8 @@ ${table(
   data.rules,
   [
     { label: 'Rule', cell: (row) => row.name },
-    { label: 'Bus', cell: (row) => row.busName },
-    { label: 'Pattern', cell: (row) => json(row.pattern, 90) },
+    { label: 'Bus', cell: (row) => busLabel(sandbox, row.busName) },
+    { label: 'Pattern', className: 'grow', cell: (row) => json(row.pattern, 140) },
   ],
   'The stack has no event rules yet.',
 )}
@@ -271,7 +327,7 @@ ${table(
     { label: 'Tenant', cell: (row) => (row.tenantId ? short(row.tenantId, 8) : '—') },
     { label: 'Version', cell: (row) => row.version },
     { label: 'Updated', cell: (row) => time(row.updatedAt) },
-    { label: 'Provisioning', cell: (row) => (row.provisioning ? json(row.provisioning, 80) : '—') },
+    { label: 'Sign-up', cell: (row) => provisioningSummary(row.provisioning) },
   ],
   'No license records yet.',
 )}
@@ -343,7 +399,8 @@ ${table(
   data.meteringLedger,
   [
     { label: 'License', cell: (row) => short(row.licenseKey, 10) },
-    { label: 'Usage key', cell: (row) => html`<code>${String(row.usageKey ?? '')}</code>` },
+    { label: 'Dimension', cell: (row) => String(row.dimension ?? '') },
+    { label: 'Hour', cell: (row) => time(row.usageHour) },
     { label: 'Quantity', cell: (row) => row.quantity ?? '—' },
     {
       label: 'State',
@@ -355,7 +412,13 @@ ${table(
 )}</div>
 <div><h3>Billed by the Marketplace emulator (BatchMeterUsage)</h3>
 ${table(
-  data.billedRecords,
+  // In the ledger's order (license, hour, dimension), so the two tables read side by side.
+  [...data.billedRecords].sort(
+    (a, b) =>
+      a.licenseArn.localeCompare(b.licenseArn) ||
+      a.hour.getTime() - b.hour.getTime() ||
+      a.dimension.localeCompare(b.dimension),
+  ),
   [
     { label: 'License', cell: (row) => short(row.licenseArn, 10) },
     { label: 'Dimension', cell: (row) => row.dimension },
@@ -386,11 +449,10 @@ ${table(
   [...data.routedEvents].reverse().slice(0, 30),
   [
     { label: 'Received', cell: (row) => time(row.receivedAt) },
-    { label: 'Bus', cell: (row) => short(row.busName, 22) },
+    { label: 'Bus', cell: (row) => busLabel(sandbox, row.busName) },
     {
       label: 'Event',
-      cell: (row) =>
-        html`${String(row.event['detail-type'] ?? '')}<br><small>${String(row.event.source ?? '')}</small>`,
+      cell: (row) => html`${String(row.event['detail-type'] ?? '')}<br>${sourceLabel(row.event.source)}`,
     },
     {
       label: 'Rules',
@@ -406,14 +468,14 @@ ${table(
   const invocations = html`<section class="card wide">
 <h2>Recent invocations</h2>
 ${table(
-  [...data.invocations].reverse().slice(0, 25),
+  [...data.invocations].sort((a, b) => b.at.localeCompare(a.at)).slice(0, 25),
   [
     { label: 'Time', cell: (row) => time(row.at) },
     {
       label: 'Function',
       cell: (row) => sandbox.functions.get(row.functionLogicalId)?.label ?? row.functionLogicalId,
     },
-    { label: 'Trigger', cell: (row) => row.trigger },
+    { label: 'Trigger', className: 'grow', cell: (row) => row.trigger },
     { label: 'Duration', cell: (row) => `${Math.round(row.durationMs)} ms` },
     {
       label: 'Outcome',

@@ -14,14 +14,19 @@ import { snapshot } from './snapshot.js';
 /**
  * The sandbox web server: the buyer simulator, the dashboard, the mounted HTTP APIs (the
  * fulfillment URL) and the form actions behind the buttons. Actions answer 303 back to the page
- * they came from, with a one-line message shown there.
+ * they came from, with a one-line message shown there, once the handlers they set off are done.
  */
 
 export interface WebOptions {
   readonly presetBuyerAccounts: readonly string[];
+  /** The config's `saasus.signInUrl` (the functions are given the stand-in page instead). */
+  readonly saasSignInUrl?: string;
 }
 
 type Flash = { text: string; error: boolean };
+
+/** The page that stands in for the SaaS sign-in (`saasus.signInUrl`), where sign-up ends. */
+export const SAAS_SIGN_IN_PATH = '/saas/sign-in';
 
 const readRaw = (request: IncomingMessage): Promise<Buffer> =>
   new Promise((resolve, reject) => {
@@ -120,13 +125,22 @@ ${freeTrial ? html`<input type="hidden" name="x-amzn-marketplace-offer-type" val
       const kind = String(form.get('kind')) as MarketplaceEventKind;
       const descriptor = marketplaceEventKinds.find((candidate) => candidate.kind === kind);
       if (!descriptor) throw new Error(`Unknown event kind ${kind}`);
-      const routed = sandbox.emitMarketplaceEvent(String(form.get('licenseArn')), kind, {
-        ...(form.get('dimension') ? { dimension: String(form.get('dimension')) } : {}),
-        ...(form.get('endStatus') ? { endStatus: String(form.get('endStatus')) } : {}),
-      });
-      const rules =
-        routed.matchedRules.length > 0 ? `matched ${routed.matchedRules.join(', ')}` : 'no rule matched it';
-      return `Emitted "${String(routed.event['detail-type'])}": ${rules}.`;
+      const licenseArn = String(form.get('licenseArn'));
+      const routed = [
+        sandbox.emitMarketplaceEvent(licenseArn, kind, {
+          ...(form.get('dimension') ? { dimension: String(form.get('dimension')) } : {}),
+          ...(form.get('endStatus') ? { endStatus: String(form.get('endStatus')) } : {}),
+        }),
+      ];
+      // An amendment that changes the entitlements is followed by License Updated, as AWS does.
+      if (form.get('licenseUpdated') === '1')
+        routed.push(sandbox.emitMarketplaceEvent(licenseArn, 'license-updated'));
+      return `Emitted ${routed
+        .map(
+          (entry) =>
+            `"${String(entry.event['detail-type'])}" (${entry.matchedRules.length > 0 ? `matched ${entry.matchedRules.join(', ')}` : 'no rule matched it'})`,
+        )
+        .join(' and ')}.`;
     },
     async '/actions/legacy-sns'(form) {
       const action = String(form.get('action'));
@@ -214,15 +228,23 @@ ${freeTrial ? html`<input type="hidden" name="x-amzn-marketplace-offer-type" val
     }
     if (method === 'GET' && url.pathname === '/dashboard') {
       const data = await snapshot(sandbox);
-      if (url.searchParams.get('partial') === '1') {
-        const message = takeFlash();
-        return sendHtml(
-          response,
-          200,
-          `${message ? `<p class="flash${message.error ? ' error' : ''}">${escapeHtml(message.text)}</p>` : ''}${dashboardBody(sandbox, data).html}`,
-        );
-      }
+      // The refresh fragment: the body only; the message of the last action stays above it.
+      if (url.searchParams.get('partial') === '1')
+        return sendHtml(response, 200, dashboardBody(sandbox, data).html);
       return sendHtml(response, 200, frame('Dashboard', '/dashboard', dashboardBody(sandbox, data), true));
+    }
+    if (method === 'GET' && url.pathname === SAAS_SIGN_IN_PATH) {
+      return sendHtml(
+        response,
+        200,
+        frame(
+          'SaaS sign-in',
+          '',
+          html`<section class="card"><h2>Here the buyer signs in to your SaaS</h2>
+<p>Sign-up ends by sending the buyer to the SaaS sign-in page, <code>saasus.signInUrl</code> in the config${options.saasSignInUrl ? html` (<code>${options.saasSignInUrl}</code>)` : ''}. The sandbox has no SaaS to sign in to, so this page stands in for it.</p>
+<p>Carry on from the <a href="/">buyer simulator</a> (usage, plan changes, what AWS does later) or see the result on the <a href="/dashboard">dashboard</a>.</p></section>`,
+        ),
+      );
     }
     if (method === 'GET' && url.pathname === '/api/state') {
       response.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
@@ -246,6 +268,9 @@ ${freeTrial ? html`<input type="hidden" name="x-amzn-marketplace-offer-type" val
       try {
         const result = await action(form);
         if (typeof result === 'object') return sendHtml(response, 200, result.html);
+        // Let the handlers it set off finish, so the page it returns to shows what it caused
+        // (retries and other work waiting for the simulated clock stay queued).
+        await sandbox.settle(5_000);
         flash = { text: result, error: false };
       } catch (error) {
         flash = { text: `Failed: ${error instanceof Error ? error.message : String(error)}`, error: true };

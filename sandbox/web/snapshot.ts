@@ -43,8 +43,10 @@ export const snapshot = async (sandbox: Sandbox) => {
       plans: sandbox.config.plans,
     },
     idoperationUsers: emulators.idoperation?.users() ?? [],
-    meteringLedger: meteringLedger.sort((a, b) =>
-      String(a.usageKey ?? '').localeCompare(String(b.usageKey ?? '')),
+    meteringLedger: meteringLedger.sort(
+      (a, b) =>
+        String(a.licenseKey ?? '').localeCompare(String(b.licenseKey ?? '')) ||
+        String(a.usageKey ?? '').localeCompare(String(b.usageKey ?? '')),
     ),
     billedRecords: emulators.marketplace.billedRecords(),
     domainEvents: sandbox.domainBusName ? emulators.eventBridge.events(sandbox.domainBusName) : [],

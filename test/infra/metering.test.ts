@@ -6,6 +6,7 @@ import { Metering } from '#lib/constructs/metering';
 import { State } from '#lib/constructs/state';
 import { MarketplaceBridgeStack } from '#lib/marketplace-bridge-stack';
 import { parseDeploymentConfig } from '#shared/config';
+import { parseMeteringMessage } from '#shared/metering/fanout';
 import { meteringMetrics } from '#shared/metering/metrics';
 import { cdkJsonContext, exampleConfig, exampleConfigInput } from '../support/config.js';
 
@@ -113,6 +114,7 @@ describe('metering infrastructure', () => {
     const metering = Object.entries(queues).filter(([id]) => id.startsWith('Metering'));
     expect(metering.map(([id]) => id.replace(/[0-9A-F]{8}$/, '')).sort()).toEqual([
       'MeteringScheduleDeadLetters',
+      'MeteringStartDeadLetters',
       'MeteringWorkDeadLetters',
       'MeteringWorkQueue',
     ]);
@@ -120,6 +122,44 @@ describe('metering infrastructure', () => {
       expect(queue.Properties.MessageRetentionPeriod).toBe(14 * 24 * 3600);
       expect(queue.Properties.SqsManagedSseEnabled).toBe(true);
     }
+  });
+
+  it('meters a license as soon as it is activated or its tenant provisioned, to capture the usage baseline', () => {
+    const rules = Object.entries(
+      template.findResources('AWS::Events::Rule') as Record<string, Resource>,
+    ).filter(([id]) => id.startsWith('MeteringStartRule'));
+    expect(rules).toHaveLength(1);
+    const [, rule] = rules[0] as [string, Resource];
+    expect(rule.Properties.EventPattern).toEqual({
+      source: ['marketplace-bridge'],
+      'detail-type': ['License Activated', 'License Reinstated', 'Tenant Provisioned'],
+    });
+    expect((rule.Properties.EventBusName as { Ref: string }).Ref).toMatch(/^StateDomainEvents/);
+    const [target] = rule.Properties.Targets as {
+      Arn: { 'Fn::GetAtt': [string, string] };
+      InputTransformer: { InputPathsMap: Record<string, string>; InputTemplate: string };
+      DeadLetterConfig: { Arn: { 'Fn::GetAtt': [string, string] } };
+      RetryPolicy: Record<string, number>;
+    }[];
+    expect(target?.Arn['Fn::GetAtt'][0]).toMatch(/^MeteringWorkQueue/);
+    // The message is a `meter` message for the one license, as the worker parses it.
+    let message = target?.InputTransformer.InputTemplate ?? '';
+    for (const [placeholder, path] of Object.entries(target?.InputTransformer.InputPathsMap ?? {})) {
+      const value = { '$.detail.licenseKey': 'LICENSE', '$.time': '2026-11-22T09:20:00Z' }[path];
+      message = message.replace(`<${placeholder}>`, JSON.stringify(value));
+    }
+    expect(parseMeteringMessage(message)).toEqual({
+      kind: 'meter',
+      licenseKeys: ['LICENSE'],
+      runHour: '2026-11-22T09:20:00Z',
+    });
+    const deadLetters = target?.DeadLetterConfig.Arn['Fn::GetAtt'][0] ?? '';
+    expect(deadLetters).toMatch(/^MeteringStartDeadLetters/);
+    expect(target?.RetryPolicy).toEqual({ MaximumRetryAttempts: 20, MaximumEventAgeInSeconds: 3600 });
+    const alarmed = Object.values(
+      template.findResources('AWS::CloudWatch::Alarm') as Record<string, Resource>,
+    ).filter((alarm) => JSON.stringify(alarm.Properties.Dimensions).includes(deadLetters));
+    expect(alarmed).toHaveLength(1);
   });
 
   it('bounds the workers and tells each how many share the rate limit', () => {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { installClock } from '#shared/clock';
 import { createLicenseStore, LicenseConflictError } from '#shared/store/licenses';
 import { startDynalite } from '../support/dynalite.js';
 
@@ -26,6 +27,21 @@ describe('license store', () => {
     const again = await store.upsertIdentity(identity(1), { freeTrial: false });
     expect(again).toMatchObject({ status: 'active', tenantId: 'tenant-1', freeTrial: true });
     expect(again.createdAt).toBe(created.createdAt);
+  });
+
+  it('stamps createdAt and updatedAt with the business clock (the simulated time in the sandbox)', async () => {
+    const restore = installClock(() => Date.parse('2031-01-02T03:04:05.000Z'));
+    try {
+      const created = await store.upsertIdentity(identity(9));
+      expect(created.createdAt).toBe('2031-01-02T03:04:05.000Z');
+      expect(created.updatedAt).toBe('2031-01-02T03:04:05.000Z');
+    } finally {
+      restore();
+    }
+    await store.setAttributes(identity(9).licenseKey, { tenantId: 'tenant-9' });
+    const updated = await store.get(identity(9).licenseKey);
+    expect(updated?.createdAt).toBe('2031-01-02T03:04:05.000Z');
+    expect(Date.parse(String(updated?.updatedAt))).toBeLessThan(Date.parse('2031-01-01T00:00:00.000Z'));
   });
 
   it('keeps concurrent licenses of one account apart and finds them by account and tenant', async () => {

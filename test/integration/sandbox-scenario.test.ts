@@ -28,6 +28,28 @@ describe('sandbox scenarios', () => {
     expect(code).toBe(0);
   }, 120_000);
 
+  it('plays the full lifecycle on its metered contract listing and exits 0', async () => {
+    const { code, output } = await runStart(['--scenario', 'full-lifecycle', '--quiet']);
+    expect(output).toContain('(config/example-contract-with-consumption.json)');
+    expect(output).toMatch(/Scenario full-lifecycle passed: (\d+)\/\1 expectations held in 10 steps\./);
+    expect(output).not.toContain('✗');
+    expect(code).toBe(0);
+  }, 180_000);
+
+  it('plays the full lifecycle on the subscription listing of config/example.json and exits 0', async () => {
+    const { code, output } = await runStart([
+      '--scenario',
+      'full-lifecycle',
+      '--quiet',
+      '--config',
+      'config/example.json',
+    ]);
+    expect(output).toContain('Starting the Marketplace Bridge sandbox (config/example.json)');
+    expect(output).toContain('Scenario full-lifecycle passed');
+    expect(output).not.toContain('✗');
+    expect(code).toBe(0);
+  }, 180_000);
+
   it('refuses an unknown scenario with exit code 2', async () => {
     const { code, output } = await runStart(['--scenario', 'no-such-story']);
     expect(output).toContain('Unknown scenario "no-such-story"');

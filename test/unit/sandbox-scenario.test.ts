@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Sandbox } from '#sandbox/runner';
-import { parseForms, runScenario, type Scenario } from '#sandbox/scenario';
+import { parseForms, parseLinks, runScenario, type Scenario } from '#sandbox/scenario';
 
 const sandbox = { url: 'http://127.0.0.1:9' } as Sandbox;
 
@@ -89,6 +89,19 @@ describe('parseForms', () => {
         fields: { csrf: 'a&b', tenantName: '', agree: '1', plan: 'pro' },
       },
       { action: 'http://127.0.0.1:3000/fulfillment/search', method: 'GET', fields: { q: 'x' } },
+    ]);
+  });
+});
+
+describe('parseLinks', () => {
+  it('reads link targets as a browser follows them: entities decoded, resolved against the page', () => {
+    const html = `<a class="button" href="https&#x3A;&#x2F;&#x2F;auth.example.com&#x2F;sign-in">Sign in</a>
+<p>Back to the <a href="/">buyer simulator</a> or <a href='dashboard?x=1&amp;y=2'>dashboard</a>.</p>
+<a name="anchor-only">no target</a>`;
+    expect(parseLinks(html, 'http://127.0.0.1:3000/saas/sign-in')).toEqual([
+      'https://auth.example.com/sign-in',
+      'http://127.0.0.1:3000/',
+      'http://127.0.0.1:3000/saas/dashboard?x=1&y=2',
     ]);
   });
 });

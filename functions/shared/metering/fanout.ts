@@ -36,7 +36,10 @@ import { expiryOutcome, type LedgerStore, meteringStateOf } from './store.js';
 export const meterMessageSchema = z.strictObject({
   kind: z.literal('meter'),
   licenseKeys: z.array(z.string().min(1)).min(1).max(100),
-  /** The start of the hour of the run (for logs; the worker meters up to its own clock). */
+  /**
+   * The start of the hour of the fan-out run, or the time of the domain event that asked for the
+   * pass (for logs; the worker meters up to its own clock).
+   */
   runHour: z.iso.datetime({ offset: true }),
 });
 

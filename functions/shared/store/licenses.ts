@@ -1,5 +1,6 @@
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { now as businessNow } from '../clock.js';
 import { licensesTable } from '../tables.js';
 
 /**
@@ -44,10 +45,11 @@ export class LicenseConflictError extends Error {
 export interface LicenseStoreOptions {
   client: DynamoDBClient;
   tableName: string;
+  /** The time `createdAt` and `updatedAt` record; default the business clock (`clock.ts`). */
   now?: () => Date;
 }
 
-export const createLicenseStore = ({ client, tableName, now = () => new Date() }: LicenseStoreOptions) => {
+export const createLicenseStore = ({ client, tableName, now = businessNow }: LicenseStoreOptions) => {
   const documents = DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
   });
