@@ -1,7 +1,8 @@
-import { existsSync, mkdirSync } from 'node:fs';
-import { type Browser, type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Sandbox, startSandbox } from '#sandbox/runner';
+import { launchChromium } from '../support/chromium.js';
 
 /**
  * The sandbox's buyer simulator and dashboard in a real browser (Debian Chromium driven by
@@ -10,7 +11,6 @@ import { type Sandbox, startSandbox } from '#sandbox/runner';
  * on the dashboard. Screenshots of every page go to test-output/ (gitignored).
  */
 
-const executablePath = '/usr/bin/chromium';
 const screenshots = 'test-output';
 /** Twenty past an hour: the usage lands inside one hour and "Advance one hour" passes the hourly run. */
 const start = new Date('2026-11-22T09:20:00Z');
@@ -21,24 +21,9 @@ let context: BrowserContext;
 let page: Page;
 
 beforeAll(async () => {
-  if (!existsSync(executablePath)) {
-    throw new Error(`No Chromium at ${executablePath}: install it with apt-get install -y chromium`);
-  }
   mkdirSync(screenshots, { recursive: true });
   sandbox = await startSandbox({ port: 0, handlerLogs: false, log: () => {}, clock: { start } });
-  browser = await chromium.launch({
-    executablePath,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
   context = await browser.newContext({ locale: 'en-US', viewport: { width: 1440, height: 900 } });
   page = await context.newPage();
 }, 120_000);

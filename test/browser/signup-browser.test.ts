@@ -1,9 +1,10 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LICENSE_ATTRIBUTE } from '#shared/signup/provisioning';
+import { launchChromium } from '../support/chromium.js';
 import {
   type HttpResult,
   type SignUpHarness,
@@ -20,7 +21,6 @@ import {
  * the session cookie although it is `Secure` (asserted below rather than assumed).
  */
 
-const executablePath = '/usr/bin/chromium';
 const screenshots = 'test-output';
 
 let h: SignUpHarness;
@@ -35,9 +35,6 @@ const pages = new Map<string, string>();
 const answered: HttpResult[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(executablePath)) {
-    throw new Error(`No Chromium at ${executablePath}: install it with apt-get install -y chromium`);
-  }
   mkdirSync(screenshots, { recursive: true });
   h = await startSignUpHarness();
   gateway = await startHttpGateway(async (request) => {
@@ -63,19 +60,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => marketplace.listen(0, '127.0.0.1', resolve));
   marketplaceUrl = `http://127.0.0.1:${(marketplace.address() as AddressInfo).port}`;
-  browser = await chromium.launch({
-    executablePath,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
 }, 120_000);
 
 afterAll(async () => {
