@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The deployment configuration: everything a seller sets, validated once. `cdk synth` parses the

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigError, type DeploymentConfig, describeIssues, parseDeploymentConfig } from './config.js';
 
 /**

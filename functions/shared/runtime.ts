@@ -1,7 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { DeploymentConfig } from './config.js';
 import { createDomainEventPublisher } from './domain-events.js';
 import { bridgeConfigVariable, parseEnv } from './env.js';

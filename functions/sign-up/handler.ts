@@ -1,7 +1,7 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseEnv } from '#shared/env';
 import { resolveCustomer } from '#shared/marketplace/resolve-customer';
 import { createPlanResolver } from '#shared/plans';

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigError, parseDeploymentConfig } from '#shared/config';
 import { bridgeConfigVariable, parseEnv } from '#shared/env';
 import { exampleConfigInput } from '../support/config.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { DeploymentConfig } from '../config.js';
 import type { EffectContext, RegisteredUser, Registration } from '../license/effects.js';
 import type { SaasusCursor } from '../license/saasus-decisions.js';

@@ -1,5 +1,5 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigError } from '../config.js';
 import { logger as defaultLogger } from '../powertools.js';
 import { type RetryOptions, withRetry } from '../retry.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The iDoperation user API's wire shapes (snake_case, as the API names them), from the public

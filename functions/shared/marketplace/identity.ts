@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * Who a buyer is, in the listing's identity mode. `license` (listings from June 2026): a license

@@ -4,7 +4,7 @@ import {
   type MarketplaceMeteringClient,
   type UsageRecord,
 } from '@aws-sdk/client-marketplace-metering';
-import { z } from 'zod';
+import * as z from 'zod';
 import { describeIssues } from '../config.js';
 import { MAX_QUANTITY, MAX_RECORDS_PER_BATCH } from '../metering/limits.js';
 import { logger } from '../powertools.js';

@@ -3,7 +3,7 @@ import {
   type SendMessageBatchCommandOutput,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { DeploymentConfig } from '../config.js';
 import { describeIssues } from '../config.js';
 import { desiredEffects } from '../license/effects.js';

@@ -7,7 +7,7 @@ import {
   ScanCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import { describeIssues } from '../config.js';
 import { buyerIdentitySchema } from '../marketplace/identity.js';
 import { LicenseConflictError, type LicenseItem, type LicenseStore } from '../store/licenses.js';

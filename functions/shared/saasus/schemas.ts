@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * Shapes of the SaaSus Auth and Pricing APIs (v1.13.8), written from the official OpenAPI documents.

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The server-rendered pages of the sign-up flow, in Japanese and English. No front-end

@@ -6,7 +6,7 @@ import {
   randomBytes,
   timingSafeEqual,
 } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The registration session the browser carries between the fulfillment POST and the registration
