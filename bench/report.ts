@@ -1,0 +1,569 @@
+import type { MachineDescription } from './lib/machine.js';
+import type { Summary } from './lib/stats.js';
+import type { BundleResult } from './scenarios/bundle.js';
+import type { ColdInitResult } from './scenarios/cold-init.js';
+import type { EventsResult } from './scenarios/events.js';
+import type { MeteringFigure, MeteringHistory } from './scenarios/metering.js';
+import type { SignUpResult } from './scenarios/signup.js';
+
+/** BENCHMARKS.md from bench/results/latest.json: every figure, its runs and spread, and what limits it. */
+
+interface Results {
+  readonly machine?: MachineDescription;
+  readonly runAt?: string;
+  readonly totalSeconds?: number;
+  readonly bundle?: BundleResult;
+  readonly coldInit?: ColdInitResult;
+  readonly signUp?: SignUpResult;
+  readonly metering?: { readonly cases: MeteringFigure[]; readonly history?: MeteringHistory[] };
+  readonly events?: EventsResult;
+  readonly correctnessProblems?: string[];
+  readonly runs?: { readonly runAt: string; readonly totalSeconds: number; readonly scenarios: string[] }[];
+}
+
+const runsText = (results: Results): string =>
+  results.runs && results.runs.length > 0
+    ? `Runs: ${results.runs.map((run) => `${run.runAt} (${run.totalSeconds} s: ${run.scenarios.join(', ')})`).join('; ')}.`
+    : `Run ${results.runAt ?? '?'} (${results.totalSeconds ?? '?'} s).`;
+
+const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
+const ms = (value: number) => (value >= 100 ? value.toFixed(0) : value.toFixed(1));
+const delta = (value: number) => `${value < 0 ? '−' : '+'}${ms(Math.abs(value))} ms`;
+const spread = (summary: Summary) =>
+  `${ms(summary.median)} (p10 ${ms(summary.p10)} – p90 ${ms(summary.p90)}, min ${ms(summary.min)}, max ${ms(summary.max)})`;
+const pct = (share: number) => `${(share * 100).toFixed(1)} %`;
+const table = (header: string[], rows: (string | number)[][]) =>
+  [
+    `| ${header.join(' | ')} |`,
+    `| ${header.map(() => '---').join(' | ')} |`,
+    ...rows.map((row) => `| ${row.join(' | ')} |`),
+  ].join('\n');
+const shortEntry = (entry: string) => entry.replace(/^functions\//, '').replace(/\.ts$/, '');
+
+const bundleSection = (bundle: BundleResult | undefined): string => {
+  if (!bundle) return '## 1. Bundle size\n\nNot measured in this run.\n';
+  const over = bundle.functions.filter((fn) => !fn.withinBudget);
+  const largestZod = Math.max(
+    ...bundle.functions.map((fn) => fn.topInputs.find((input) => input.name === 'zod')?.share ?? 0),
+  );
+  const localeShare = Math.max(...bundle.functions.map((fn) => fn.zodLocaleBytes / fn.bytes));
+  return `## 1. Bundle size
+
+What \`cdk synth\` bundled (bundling on, ${bundle.synthSeconds} s for the whole app): each function's
+\`index.mjs\`, minified ESM for Node 24 with \`@aws-sdk/*\` external, and the esbuild metafile
+(\`index.meta.json\`, written next to every bundle: \`BridgeFunction\` sets \`metafile: true\`).
+Budget: ${kib(bundle.budgetBytes)} per handler. One synthesis; sizes are deterministic.
+
+${table(
+  [
+    'function',
+    'bytes',
+    'minified',
+    'gzip',
+    'budget',
+    'top inputs (share of bundled bytes)',
+    'zod locales',
+    'with `import * as z`',
+  ],
+  bundle.functions.map((fn) => [
+    `\`${shortEntry(fn.entry)}\``,
+    kib(fn.bytes),
+    fn.minified ? 'yes' : 'no',
+    kib(fn.gzipBytes),
+    fn.withinBudget ? 'within' : `**over by ${kib(fn.bytes - bundle.budgetBytes)}**`,
+    fn.topInputs
+      .slice(0, 4)
+      .map((input) => `${input.name} ${pct(input.share)}`)
+      .join(', '),
+    kib(fn.zodLocaleBytes),
+    kib(fn.zodNamespaceBytes),
+  ]),
+)}
+
+**What dominates:** zod, up to ${pct(largestZod)} of a bundle. Of that, zod's locale modules (error
+messages in ~40 languages, never selected by the app) are up to ${pct(localeShare)} of the bundle on
+their own, together with zod's JSON-Schema converters. The app imports \`{ z } from 'zod'\`: \`z\` is a
+namespace object re-exported as a value, which esbuild must keep whole, so nothing of zod is
+tree-shaken. Everything else (Powertools, middy, the app's own modules) is small.
+
+${
+  over.length > 0
+    ? `**Over budget:** ${over.map((fn) => `\`${shortEntry(fn.entry)}\``).join(', ')}. **What would move it:** import zod as a namespace
+(\`import * as z from 'zod'\`, same API): the last column bundles each entry that way with the
+same options, and every handler drops to about ${kib(Math.max(...bundle.functions.map((fn) => fn.zodNamespaceBytes)))} or less, within the budget,
+without any other change. (Measured with an esbuild plugin that rewrites the import line; the
+sources are not changed by the benchmark.)`
+    : 'Every handler is within the budget.'
+}
+
+**Tracer / X-Ray SDK:** the app does not use Powertools Tracer. A probe handler that creates a
+\`Tracer\` and annotates a segment, bundled with the same options, is ${kib(bundle.tracer.tracerBytes)} against
+${kib(bundle.tracer.baselineBytes)} for the trivial baseline: **+${kib(bundle.tracer.addedBytes)}** per handler, made of
+${bundle.tracer.topInputs
+  .slice(0, 4)
+  .map((input) => `${input.name} (${kib(input.bytes)})`)
+  .join(', ')}. The X-Ray SDK is CommonJS, so it is bundled through the \`createRequire\` banner and
+cannot be tree-shaken; its cold-init cost is measured below (\`tracer-probe\`).
+`;
+};
+
+const coldSection = (cold: ColdInitResult | undefined, node: string): string => {
+  if (!cold) return '## 2. Cold init\n\nNot measured in this run.\n';
+  return `## 2. Cold init
+
+A fresh Node process per run (\`bench/lib/lambda-host.mjs\`: plain JavaScript, nothing but Node runs
+before the handler's import) imports the bundle from a copy of its asset directory with
+\`node_modules/@aws-sdk\` symlinked next to it (the SDK is external, as on Lambda), with the
+function's template environment (\`NODE_OPTIONS=${cold.nodeOptions}\`, table names, config)
+resolved to the local emulators and dynalite, then completes a first invocation. **Cold** = process
+start → first invocation done, measured inside the process (\`performance.now()\`); the baseline is
+a trivial handler bundled with the same esbuild options, measured round-robin in the same run.
+${cold.runs} fresh processes per function; ms, median (p10 – p90, min, max).
+
+${table(
+  [
+    'function',
+    'first invocation',
+    'runs',
+    'cold (ms)',
+    'ratio to baseline',
+    'import (ms)',
+    'first invoke (ms)',
+    'parent wall (ms)',
+  ],
+  cold.functions.map((fn) => [
+    fn.entry.startsWith('(') ? `${fn.name} ${fn.entry}` : `\`${shortEntry(fn.entry)}\``,
+    fn.firstEvent,
+    fn.runs,
+    spread(fn.coldMs),
+    `${fn.ratioToBaseline}×`,
+    ms(fn.importMs.median),
+    ms(fn.firstInvokeMs.median),
+    ms(fn.wallMs.median),
+  ]),
+)}
+${
+  cold.functions.some((fn) => fn.failures.length > 0)
+    ? `\nFailures: ${cold.functions
+        .filter((fn) => fn.failures.length > 0)
+        .map((fn) => `${fn.name}: ${fn.failures.join('; ')}`)
+        .join(' / ')}\n`
+    : ''
+}
+The import column is the bundle's evaluation plus the AWS SDK clients it imports (the SDK is not
+in the bundle, but loading it from \`node_modules\` is part of every cold start on Lambda too);
+the first invocation adds the clients' first requests (TLS-free here: loopback HTTP), Secrets
+Manager reads and the handler's own work. Node here is ${'`'}${node}${'`'} (Lambda runs Node 24 on
+ARM64): absolute values depend on the machine, the ratio is the figure to compare.
+
+${coldComposition(cold)}
+`;
+};
+
+/** What the sign-up function's cold init is made of, from the probes measured in the same run. */
+const coldComposition = (cold: ColdInitResult): string => {
+  const find = (name: string) => cold.functions.find((fn) => fn.name === name);
+  const signUp = cold.functions.find((fn) => fn.entry === 'functions/sign-up/handler.ts');
+  const sdk = find('sdk-probe');
+  const noMaps = find('sign-up-without-source-maps');
+  const zod = find('sign-up-zod-namespace');
+  const tracer = find('tracer-probe');
+  const baseline = find('baseline');
+  if (!signUp || !sdk || !baseline) return '';
+  const lines = [
+    `**What it is made of** (medians, sign-up): importing the AWS SDK clients alone takes ${ms(sdk.importMs.median)} ms of the
+function's ${ms(signUp.importMs.median)} ms import (\`sdk-probe\`), so the SDK, not the bundle, dominates init; the bundle itself
+(zod, Powertools, middy, the app) adds the remaining ~${ms(Math.max(0, signUp.importMs.median - sdk.importMs.median))} ms, and the first invocation ${ms(signUp.firstInvokeMs.median)} ms.`,
+  ];
+  if (noMaps) {
+    lines.push(
+      `Without \`--enable-source-maps\` (with it Node reads the ~2 MB source map at import) the same bundle's cold init is ${ms(noMaps.coldMs.median)} ms against ${ms(signUp.coldMs.median)} ms (${delta(noMaps.coldMs.median - signUp.coldMs.median)}).`,
+    );
+  }
+  if (zod) {
+    lines.push(
+      `Bundled with \`import * as z from 'zod'\` (the smaller bundle of section 1) it is ${ms(zod.coldMs.median)} ms (${delta(zod.coldMs.median - signUp.coldMs.median)}).`,
+    );
+  }
+  if (tracer) {
+    lines.push(
+      `**Tracer** adds ${ms(tracer.coldMs.median - baseline.coldMs.median)} ms to a trivial handler's cold init (${ms(tracer.importMs.median)} ms import for the X-Ray SDK and Tracer), before any segment is sent.`,
+    );
+  }
+  return lines.join('\n');
+};
+
+const signUpSection = (signUp: SignUpResult | undefined): string => {
+  if (!signUp) return '## 3. Sign-up overhead\n\nNot measured in this run.\n';
+  return `## 3. Sign-up overhead
+
+The real sign-up bundle in its own process; each buyer runs the fulfillment POST
+(ResolveCustomer, license upsert, sealed session cookie), the registration page and the
+registration submit (the provisioning saga); \`concurrency\` buyers at once, after 3 warm-up
+sign-ups. "Instant": emulators answer at once; "50 ms": the SaaSus, Marketplace and iDoperation
+emulators add 50 ms to every call (EventBridge, Secrets Manager and dynalite have no latency
+option, so they stay instant). Latency is the driver's round trip to the handler process (IPC
+adds well under 1 ms); ms, median / p99 (n = sign-ups). A submit makes
+${signUp.callsPerSignUp.saasus} SaaSus, ${signUp.callsPerSignUp.idoperation} iDoperation and
+${signUp.callsPerSignUp.marketplace} Marketplace calls per sign-up (measured at the emulators, whole flow).
+
+${table(
+  [
+    'emulators',
+    'concurrency',
+    'sign-ups',
+    'fulfillment POST p50 / p99',
+    'submit p50 / p99',
+    'registration page p50',
+    'requests/s',
+    'sign-ups/s',
+    'CPU: handler / dynalite / emulators',
+    'failures',
+  ],
+  signUp.levels.map((level) => [
+    level.latencyMs === 0 ? 'instant' : `+${level.latencyMs} ms/call`,
+    level.concurrency,
+    level.signUps,
+    `${ms(level.fulfillmentMs.median)} / ${ms(level.fulfillmentMs.p99)}`,
+    `${ms(level.submitMs.median)} / ${ms(level.submitMs.p99)}`,
+    ms(level.registrationPageMs.median),
+    level.requestsPerSecond,
+    level.signUpsPerSecond,
+    `${level.cpu?.handler ?? '?'} / ${level.cpu?.dynalite ?? '?'} / ${level.cpu?.harness ?? '?'}`,
+    level.failures,
+  ]),
+)}
+
+Requests/s counts the three HTTP requests of a sign-up. All \`concurrency\` buyers share **one**
+handler process here (one Lambda environment would take one request at a time; Lambda would
+run up to \`concurrency\` environments), so the instant-emulator rows show the CPU cost of the
+handler plus the emulators and dynalite on this machine's ${'`'}nproc${'`'} cores, and the 50 ms rows show how
+far the saga's sequential calls dominate: the submit's latency is about its number of sequential
+calls × 50 ms, and concurrency multiplies throughput until the CPU is saturated. Production
+traffic is capped far lower by the HTTP API's stage throttling (20 requests/s, burst 40).
+`;
+};
+
+const meteringSection = (
+  metering: { cases: MeteringFigure[]; history?: MeteringHistory[] } | undefined,
+): string => {
+  if (!metering || metering.cases.length === 0)
+    return '## 4. Metering throughput\n\nNot measured in this run.\n';
+  const cases = metering.cases;
+  const smallest = cases[0];
+  const belowGoal = cases.filter((figure) => figure.ratio < 0.9);
+  const ceiling = Math.max(...cases.map((figure) => figure.designCeilingRatio));
+  const worst = cases.reduce((a, b) => (a.ratioSendWindow < b.ratioSendWindow ? a : b));
+  return `## 4. Metering throughput
+
+One hour for N licenses × 3 dimensions through the real pipeline as deployed: the hourly fan-out
+(the schedule bundle, scanning the licenses table and queueing messages of
+${smallest && smallest.messages > 0 ? Math.round(smallest.licenses / smallest.messages) : '?'} licenses) and ${smallest?.workers ?? 5} metering worker bundles, one process each (the
+template's \`METERING_WORKERS\` and event-source maximum concurrency), each taking SQS batches of
+${smallest?.batchSize ?? 5} messages one at a time as the event source mapping delivers them. The Marketplace emulator
+enforces 10 BatchMeterUsage calls/s and answers in 50 ms; SaaSus answers in 30 ms. Licenses are
+active since 09:20 with their activation baseline captured; every 10th tenant has usage, the
+rest report 0 (sent, as \`sendZeroUsage\` says). Records/s = records billed / wall time from the
+first worker invocation to the last one's end; the ratio is to the quota limit of
+250 records/s (10 calls/s × 25 records). One run per size.
+
+${table(
+  [
+    'licenses',
+    'records',
+    'compression',
+    'wall (s)',
+    'records/s',
+    'ratio (goal ≥ 0.9)',
+    'ratio in send window',
+    'records/call',
+    'calls/s p50 (p10–p90)',
+    'throttled calls',
+    'ms per 1,000 records',
+    'DynamoDB read during run p50',
+    'peak worker RSS',
+    'CPU: dynalite / workers / emulators',
+    'ledger = billed',
+  ],
+  cases.map((figure) => [
+    figure.licenses.toLocaleString('en-US'),
+    figure.recordsBilled.toLocaleString('en-US'),
+    figure.compression === 1
+      ? 'none'
+      : `${figure.compression}× (quota ${figure.quotaRecordsPerSecond} records/s)`,
+    figure.wallSeconds,
+    figure.recordsPerSecond,
+    `**${figure.ratio}**`,
+    figure.ratioSendWindow,
+    figure.recordsPerAcceptedCall,
+    `${figure.callsPerSecond.median} (${figure.callsPerSecond.p10}–${figure.callsPerSecond.p90})`,
+    `${figure.calls.throttled} of ${figure.calls.total}`,
+    figure.msPerThousandRecords,
+    figure.dynamoReadMs
+      ? `${ms(figure.dynamoReadMs.median)} ms (p90 ${ms(figure.dynamoReadMs.p90)})`
+      : 'not sampled',
+    `${figure.peakWorkerRssMiB} MiB`,
+    `${figure.cpu.dynalite ?? '?'} / ${figure.cpu.workers} / ${figure.cpu.harness}`,
+    figure.correctness.ok
+      ? `yes (${figure.correctness.ledgerAccepted.toLocaleString('en-US')} accepted, 0 pending)`
+      : `**no**: ${figure.correctness.mismatches.slice(0, 2).join('; ')}`,
+  ]),
+)}
+
+${historyText(metering.history ?? [])}${loadText(cases)}Setup, not in the wall time: seeding ${cases.map((figure) => `${figure.seedSeconds} s`).join(' / ')}; the fan-out itself
+${cases.map((figure) => `${figure.fanoutSeconds} s`).join(' / ')}.
+
+**Cost growth:** ${cases.map((figure) => `${figure.msPerThousandRecords} ms`).join(', ')} per 1,000 records for
+${cases.map((figure) => figure.licenses.toLocaleString('en-US')).join(', ')} licenses. ${growthText(cases)}
+
+${
+  belowGoal.length > 0
+    ? `**Below the goal (${belowGoal.map((figure) => figure.licenses.toLocaleString('en-US')).join(', ')} licenses). Bottlenecks, in order:**
+
+1. *The design's own ceiling.* The workers' token buckets allow 10 calls/s × 0.9 (\`workerRate\`'s
+   safety margin) in total, and the fan-out packs 8 licenses × 3 dimensions = 24 records per
+   message, so a BatchMeterUsage call carries at most 24 records: the pipeline cannot exceed
+   0.9 × 24/25 = **${ceiling}** of the quota limit, below the goal before anything else counts.
+2. *Idle tokens at every SQS batch boundary.* A worker handles one batch of ${smallest?.batchSize ?? 5} messages at a time;
+   their calls wait for the worker's bucket (capacity 1: one call per ${ms(1000 / ((10 * 0.9) / (smallest?.workerEnvMeteringWorkers ?? 5)))} ms). The bucket idles
+   while the batch's last message records its 24 outcomes one DynamoDB write at a time and the
+   next batch is delivered and planned (license read, ledger query, SaaSus read at 30 ms, three
+   ledger puts, cursor write — all sequential per license), and a capacity-1 bucket cannot bank
+   that idle time. The calls/s column shows it: the median second reaches the design rate, the
+   slow seconds are the boundaries. Each of those steps waits on dynalite, whose reads took
+   ${dynamoText(cases)}, several times real DynamoDB's latency; the ratio in the send window (first to last accepted call) was ${worst.ratioSendWindow} at worst,
+   so ramp-up and tail are not the main loss.
+
+**What would move it:** fill every call with 25 records (pack the records of a batch's messages
+into one \`toBatches\` pass, or size messages by records so a license's dimensions may span two
+calls): ceiling ×25/24; raise the safety factor to ~0.97 (the throttled-calls column shows how
+rarely the unaligned buckets touch the quota, and a throttled call is retried, costing time not
+records); keep the bucket busy across batch boundaries — record a call's outcomes in parallel or
+with one batched write, let the bucket bank one extra token (its guarantee becomes ⌈rate⌉ + 1
+calls in any second, still inside the margin), or raise the event source's batch size so
+boundaries are rarer. With real DynamoDB latency the boundary loss shrinks on its own; the first
+two changes are needed to reach 0.9 at all.`
+    : 'Every size meets the goal.'
+}
+
+**Peak RSS of a metering worker:** ${cases.map((figure) => `${figure.peakWorkerRssMiB} MiB (${figure.licenses.toLocaleString('en-US')} licenses)`).join(', ')};
+the highest of the ${smallest?.workers ?? 5} workers, from \`process.memoryUsage().rss\` sampled every 50 ms and the OS
+high-water mark (getrusage). A worker handles one SQS batch (≤ 40 licenses) at a time, so memory
+does not grow with the number of licenses.
+`;
+};
+
+const historyText = (history: readonly MeteringHistory[]): string =>
+  history.length === 0
+    ? ''
+    : `Earlier runs of the same sizes on this machine: ${history
+        .map((entry) => `${entry.licenses.toLocaleString('en-US')} licenses ${entry.recordsPerSecond} records/s = ${entry.ratio} (${entry.runAt})`)
+        .join('; ')}. The spread between runs is the machine's other load; every run stayed below the design ceiling.\n\n`;
+
+const loadText = (cases: readonly MeteringFigure[]): string => {
+  const recorded = cases.filter((figure) => figure.loadAverage);
+  if (recorded.length === 0) return '';
+  return `Machine load average (1 / 5 / 15 min) right after each run: ${recorded
+    .map(
+      (figure) =>
+        `${(figure.loadAverage ?? []).map((value) => value.toFixed(1)).join(' / ')} (${figure.licenses.toLocaleString('en-US')})`,
+    )
+    .join('; ')}, on ${'`'}nproc${'`'} = 2 — other work shared the machine.\n\n`;
+};
+
+const dynamoText = (cases: readonly MeteringFigure[]): string => {
+  const sampled = cases.filter((figure) => figure.dynamoReadMs);
+  if (sampled.length === 0) return 'a latency not sampled in this run';
+  return `${sampled
+    .map(
+      (figure) =>
+        `${ms(figure.dynamoReadMs?.median ?? 0)} ms median, p90 ${ms(figure.dynamoReadMs?.p90 ?? 0)} ms (${figure.licenses.toLocaleString('en-US')} licenses)`,
+    )
+    .join('; ')} for a single GetItem sampled every 250 ms during the runs on this shared machine`;
+};
+
+/** Whether the cost per record stays flat between the two largest cases. */
+const growthText = (cases: readonly MeteringFigure[]): string => {
+  if (cases.length < 2) return '';
+  const [previous, largest] = cases.slice(-2) as [MeteringFigure, MeteringFigure];
+  const factor = largest.msPerThousandRecords / previous.msPerThousandRecords;
+  const sizes = `${previous.licenses.toLocaleString('en-US')} → ${largest.licenses.toLocaleString('en-US')} licenses`;
+  if (factor <= 1.15) {
+    return `From ${sizes} the cost per record changes by ×${factor.toFixed(2)}: linear growth (the smallest case carries the fixed start-up — worker cold starts, the first SaaSus reads before the first call — over few records).`;
+  }
+  return `From ${sizes} the cost per record grows ×${factor.toFixed(2)}: **not linear** at that size; the CPU column says which process saturates.`;
+};
+
+const eventsSection = (events: EventsResult | undefined): string => {
+  if (!events) return '## 5. Event processing\n\nNot measured in this run.\n';
+  return `## 5. Event processing
+
+A burst of ${events.deliveries.toLocaleString('en-US')} deliveries: ${events.uniqueEvents.toLocaleString('en-US')} unique Marketplace and SaaSus events plus
+${events.duplicates.toLocaleString('en-US')} duplicates (10 %, the same event delivered twice, shuffled into the burst), through
+the real marketplace and SaaSus event bundles, each in its own process, ${events.concurrency} invocations in
+flight, idempotency on dynalite. A failed invocation is retried like Lambda's asynchronous
+retries (two, compressed to 5 s and 10 s). Events/s counts until every delivery's first attempt
+has finished (${events.firstPassSeconds} s; ${events.seconds} s with retries). One run.
+
+- **${events.eventsPerSecond} events/s**; invocation time ${spread(events.invokeMs)} ms (n = ${events.invokeMs.n}).
+- Retries: ${events.retries}; dead-lettered: ${events.deadLettered}.${events.errorExamples.length > 0 ? ` Errors seen: ${[...new Set(events.errorExamples.map((error) => error.split(':')[0]))].join(', ')}.` : ''}
+- Side effects at the emulators: ${events.sideEffects.domainEvents} domain events, ${events.sideEffects.saasusWrites} SaaSus writes,
+  ${events.sideEffects.idoperationWrites} iDoperation writes; ${events.sideEffects.unattributed} not attributable to a license.
+- **Share of duplicates that reached a side effect: ${pct(events.duplicateSideEffectShare)}** (goal 0).
+
+${table(
+  [
+    'kind',
+    'handler',
+    'unique events',
+    'duplicated',
+    'side effects per event',
+    'once-delivered off that count',
+    'duplicates with extra side effects',
+    'events without any side effect',
+  ],
+  events.kinds.map((kind) => [
+    kind.kind,
+    kind.handler,
+    kind.uniqueEvents,
+    kind.duplicated,
+    kind.sideEffectsPerEvent,
+    kind.onceLicensesOffMode,
+    kind.duplicatesWithExtraSideEffects,
+    kind.licensesWithoutSideEffects,
+  ]),
+)}
+
+Each unique event concerns a license of its own, so side effects (domain events by \`licenseKey\`,
+SaaSus writes by tenant id in the path, iDoperation writes by user id or login id) add up per
+license; a duplicate reached a side effect if its license has more than the licenses of the same
+kind whose event came once. CPU busy during the burst (1 = one core): dynalite
+${events.cpu.dynalite ?? '?'}, the two handler processes ${events.cpu.handlers}, emulators ${events.cpu.harness}.
+${eventsBottleneck(events)} No goal is set for events/s.
+`;
+};
+
+const eventsBottleneck = (events: EventsResult): string => {
+  const ours = (events.cpu.dynalite ?? 0) + events.cpu.handlers + events.cpu.harness;
+  const retried = `Duplicates that arrive while their original is still in progress fail with IdempotencyAlreadyInProgressError and succeed on Lambda's retry (${events.retries} retries here), as intended.`;
+  if ((events.cpu.dynalite ?? 0) >= 0.8) {
+    return `**Bottleneck:** dynalite (single-threaded, ${events.cpu.dynalite} of a core): every event makes several conditional DynamoDB writes (idempotency record, license merge, outbox) and index queries; real DynamoDB scales these. ${retried}`;
+  }
+  if (events.cpu.handlers >= 0.9 * Math.min(2, events.concurrency)) {
+    return `**Bottleneck:** the CPU of the two handler processes (${events.cpu.handlers} cores): SDK request building and signing, zod parsing and Powertools per event; more Lambda environments scale it. ${retried}`;
+  }
+  return `**Bottleneck:** not the CPU of the measured processes — together they used ${ours.toFixed(2)} of the machine's cores${
+    events.loadAverage
+      ? ` while the machine's load average was ${events.loadAverage.map((value) => value.toFixed(1)).join(' / ')} (1 / 5 / 15 min)`
+      : ''
+  }: with 16 invocations sharing two event loops, each invocation's chain of sequential calls (idempotency record, license read and conditional writes, SaaSus, iDoperation, PutEvents) waits for the processes that answer them to be scheduled, which is where the long tail of the invocation time comes from on a shared 2-core machine. In Lambda each invocation has its own environment and DynamoDB answers in milliseconds, so events/s there scales with concurrency rather than with this machine. ${retried}`;
+};
+
+export const renderMarkdown = (input: Record<string, unknown>): string => {
+  const results = input as Results;
+  const machine = results.machine;
+  return `# Benchmarks
+
+Measured by \`npm run bench\` (\`tsx bench/run.ts\`), which writes every figure with its runs and
+spread to \`bench/results/latest.json\` (gitignored) and regenerates this file. \`--quick\` runs the
+same harness at small sizes in CI and asserts only correctness (no duplicate side effects, the
+metering ledger equals the billed records). Benchmarks are not tests: nothing here is asserted
+in \`npm test\`.
+
+**Machine:** ${machine ? `${machine.nproc} cores (\`nproc\`), ${machine.memoryGiB} GiB memory, ${machine.cpuModel}, Node ${machine.node}, ${machine.platform} (${machine.kernel})` : 'unknown'}.
+${runsText(results)} Everything — emulators, dynalite (its own process),
+the function processes and the driver — shares these cores, and other work on the machine was
+not stopped during the run, so absolute figures carry that noise; ratios measured in the same
+run (cold init against its baseline, throughput against the quota) are the figures to compare.
+${results.correctnessProblems && results.correctnessProblems.length > 0 ? `\n**Correctness problems in this run:** ${results.correctnessProblems.join('; ')}\n` : ''}
+## Summary
+
+${summaryTable(results)}
+
+${bundleSection(results.bundle)}
+${coldSection(results.coldInit, machine?.node ?? '?')}
+${signUpSection(results.signUp)}
+${meteringSection(results.metering)}
+${eventsSection(results.events)}
+## What could not be measured
+
+- **Lambda itself:** init on Lambda's Firecracker VMs (Node 24, ARM64) and real network latency
+  to AWS. Cold init here is Node ${machine?.node ?? ''} on this machine; the ratio to the baseline carries over
+  better than the milliseconds.
+- **Real DynamoDB and AWS quotas:** dynalite stands in for DynamoDB (one process, no
+  partitions), and the Marketplace quota is the emulator's sliding one-second window.
+- **Many concurrent Lambda environments:** concurrency is simulated inside one process per
+  function (sign-up, events) or with the configured number of worker processes (metering).
+`;
+};
+
+const summaryTable = (results: Results): string => {
+  const rows: string[][] = [];
+  const bundle = results.bundle;
+  if (bundle) {
+    const largest = bundle.functions.reduce((a, b) => (a.bytes > b.bytes ? a : b));
+    rows.push([
+      'Bundle size (largest)',
+      `${kib(largest.bytes)} (\`${shortEntry(largest.entry)}\`)`,
+      `≤ ${kib(bundle.budgetBytes)}`,
+      largest.bytes <= bundle.budgetBytes
+        ? 'met'
+        : `**not met**: zod; ${kib(Math.max(...bundle.functions.map((fn) => fn.zodNamespaceBytes)))} with \`import * as z\``,
+    ]);
+  }
+  const cold = results.coldInit;
+  if (cold) {
+    const fns = cold.functions.filter((fn) => !fn.entry.startsWith('('));
+    const worst = [...fns].sort((a, b) => b.coldMs.median - a.coldMs.median)[0];
+    if (worst)
+      rows.push([
+        'Cold init (slowest median)',
+        `${ms(worst.coldMs.median)} ms, ${worst.ratioToBaseline}× baseline (\`${shortEntry(worst.entry)}\`)`,
+        '—',
+        `${cold.runs} processes each`,
+      ]);
+  }
+  const signUp = results.signUp;
+  if (signUp) {
+    const instant = signUp.levels.find((level) => level.latencyMs === 0 && level.concurrency === 1);
+    const slow = signUp.levels.find((level) => level.latencyMs > 0 && level.concurrency === 1);
+    if (instant)
+      rows.push([
+        'Sign-up submit p50 / p99, instant emulators',
+        `${ms(instant.submitMs.median)} / ${ms(instant.submitMs.p99)} ms`,
+        '—',
+        `fulfillment ${ms(instant.fulfillmentMs.median)} / ${ms(instant.fulfillmentMs.p99)} ms`,
+      ]);
+    if (slow)
+      rows.push([
+        'Sign-up submit p50 / p99, +50 ms per call',
+        `${ms(slow.submitMs.median)} / ${ms(slow.submitMs.p99)} ms`,
+        '—',
+        `fulfillment ${ms(slow.fulfillmentMs.median)} / ${ms(slow.fulfillmentMs.p99)} ms`,
+      ]);
+  }
+  for (const figure of results.metering?.cases ?? []) {
+    rows.push([
+      `Metering ${figure.licenses.toLocaleString('en-US')} licenses`,
+      `${figure.recordsPerSecond} records/s = **${figure.ratio}** of the quota${figure.compression > 1 ? ` (${figure.compression}× compressed)` : ''}`,
+      '≥ 0.9',
+      figure.ratio >= 0.9 ? 'met' : `**not met** (design ceiling ${figure.designCeilingRatio})`,
+    ]);
+  }
+  const events = results.events;
+  if (events) {
+    rows.push([
+      'Events',
+      `${events.eventsPerSecond} events/s`,
+      '—',
+      `${events.deliveries.toLocaleString('en-US')} deliveries, ${events.duplicates} duplicates`,
+    ]);
+    rows.push([
+      'Duplicates reaching a side effect',
+      pct(events.duplicateSideEffectShare),
+      '0',
+      events.duplicateSideEffectShare === 0 ? 'met' : '**not met**',
+    ]);
+  }
+  return table(['figure', 'measured', 'goal', 'status'], rows);
+};

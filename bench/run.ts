@@ -1,0 +1,217 @@
+import './lib/quiet.js';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { describeMachine } from './lib/machine.js';
+import { PROJECT_ROOT, readSynthesis, stageSynthesis, synthesize } from './lib/synth.js';
+import { renderMarkdown } from './report.js';
+import { runBundleSizes } from './scenarios/bundle.js';
+import { runColdInit } from './scenarios/cold-init.js';
+import { runEvents } from './scenarios/events.js';
+import { type MeteringFigure, type MeteringHistory, runMeteringCase } from './scenarios/metering.js';
+import { runSignUp } from './scenarios/signup.js';
+
+/**
+ * `npm run bench`: bundle sizes, cold init, sign-up overhead, metering throughput and event
+ * processing, measured on this machine against the emulators and dynalite. Writes
+ * bench/results/latest.json and BENCHMARKS.md.
+ *
+ *   --quick             small sizes, under two minutes: proves the harness works and checks only
+ *                       correctness (zero duplicate side effects, ledger = billed records); writes
+ *                       bench/results/quick.json and exits non-zero if a check fails
+ *   --only a,b          run some scenarios (bundle, cold, signup, metering, events); the others keep
+ *                       their figures from the previous bench/results/latest.json
+ *   --metering-sizes    licenses per metering case (default 1000,10000,100000)
+ *   --compression N     quota compression of the largest metering case (must divide the worker count)
+ *   --synth-dir DIR     reuse a `cdk synth -o DIR` output instead of synthesizing
+ *   --no-markdown       do not rewrite BENCHMARKS.md
+ */
+
+const SCENARIOS = ['bundle', 'cold', 'signup', 'metering', 'events'] as const;
+type Scenario = (typeof SCENARIOS)[number];
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    'metering-sizes': { type: 'string' },
+    compression: { type: 'string', default: '1' },
+    'synth-dir': { type: 'string' },
+    'no-markdown': { type: 'boolean', default: false },
+  },
+});
+
+const quick = values.quick === true;
+const only = new Set(
+  (values.only ?? SCENARIOS.join(','))
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name): name is Scenario => (SCENARIOS as readonly string[]).includes(name)),
+);
+const log = (line: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`);
+
+const resultsDir = path.join(PROJECT_ROOT, 'bench', 'results');
+const resultsFile = path.join(resultsDir, quick ? 'quick.json' : 'latest.json');
+const markdownFile = path.join(PROJECT_ROOT, 'BENCHMARKS.md');
+
+const main = async (): Promise<number> => {
+  const started = Date.now();
+  const workDir = mkdtempSync(path.join(os.tmpdir(), 'marketplace-bridge-bench-'));
+  const previous =
+    !quick && only.size < SCENARIOS.length && existsSync(resultsFile)
+      ? (JSON.parse(readFileSync(resultsFile, 'utf8')) as Record<string, unknown>)
+      : {};
+  const results: Record<string, unknown> = { ...previous };
+  const problems: string[] = [];
+  try {
+    log(values['synth-dir'] ? `reading ${values['synth-dir']}` : 'cdk synth with bundling…');
+    const raw = values['synth-dir']
+      ? readSynthesis(path.resolve(values['synth-dir']))
+      : await synthesize(path.join(workDir, 'cdk.out'));
+    const synthesis = stageSynthesis(raw, workDir);
+    log(`${synthesis.functions.length} functions (${synthesis.functions.map((fn) => fn.entry).join(', ')})`);
+
+    // The probes are always bundled: cold init needs the baseline bundle.
+    const bundles = await runBundleSizes(raw, workDir);
+    if (only.has('bundle')) results.bundle = bundles;
+    for (const fn of bundles.functions) {
+      if (!fn.metafileFound) problems.push(`${fn.entry}: no esbuild metafile next to the bundle`);
+    }
+
+    if (only.has('cold')) {
+      log('cold init…');
+      results.coldInit = await runColdInit(
+        synthesis,
+        {
+          baselineDir: path.dirname(bundles.tracer.baselinePath),
+          tracerDir: path.dirname(bundles.tracer.bundlePath),
+          sdkDir: path.dirname(bundles.sdkProbePath),
+          zodNamespaceSignUpDir: path.join(workDir, 'zod-namespace', 'sign-up', 'handler'),
+        },
+        workDir,
+        quick ? 3 : 20,
+        log,
+      );
+    }
+
+    if (only.has('signup')) {
+      log('sign-up…');
+      results.signUp = await runSignUp(
+        synthesis,
+        quick
+          ? [
+              {
+                latencyMs: 0,
+                levels: [
+                  { concurrency: 1, signUps: 5 },
+                  { concurrency: 8, signUps: 16 },
+                  { concurrency: 32, signUps: 32 },
+                ],
+              },
+              { latencyMs: 50, levels: [{ concurrency: 8, signUps: 8 }] },
+            ]
+          : [
+              {
+                latencyMs: 0,
+                levels: [
+                  { concurrency: 1, signUps: 100 },
+                  { concurrency: 8, signUps: 240 },
+                  { concurrency: 32, signUps: 480 },
+                ],
+              },
+              {
+                latencyMs: 50,
+                levels: [
+                  { concurrency: 1, signUps: 50 },
+                  { concurrency: 8, signUps: 160 },
+                  { concurrency: 32, signUps: 320 },
+                ],
+              },
+            ],
+        log,
+      );
+    }
+
+    if (only.has('metering')) {
+      const sizes = (values['metering-sizes'] ?? (quick ? '200' : '1000,10000,100000'))
+        .split(',')
+        .map((size) => Number(size.trim()))
+        .filter((size) => size > 0);
+      const largest = Math.max(...sizes);
+      const figures: MeteringFigure[] = [];
+      for (const licenses of sizes) {
+        const compression = licenses === largest && sizes.length > 1 ? Number(values.compression) : 1;
+        log(`metering ${licenses} licenses (compression ${compression})…`);
+        const figure = await runMeteringCase(synthesis, { licenses, compression }, log);
+        figures.push(figure);
+        log(
+          `metering ${licenses}: ${figure.recordsPerSecond} records/s, ratio ${figure.ratio}, ledger = billed: ${figure.correctness.ok}`,
+        );
+        if (!figure.correctness.ok) {
+          problems.push(
+            `metering ${licenses}: ledger and billed records differ (${figure.correctness.mismatches.slice(0, 3).join('; ')})`,
+          );
+        }
+      }
+      // Cases of other sizes from the previous run stay (a rerun of some sizes replaces only those).
+      const earlier = previous.metering as { cases?: MeteringFigure[]; history?: MeteringHistory[] } | undefined;
+      const kept = (earlier?.cases ?? []).filter((figure) => !figures.some((fresh) => fresh.licenses === figure.licenses));
+      // Replaced figures stay as history: run-to-run variation on a shared machine is part of the result.
+      const replaced = (earlier?.cases ?? [])
+        .filter((figure) => figures.some((fresh) => fresh.licenses === figure.licenses))
+        .map((figure) => ({
+          licenses: figure.licenses,
+          recordsPerSecond: figure.recordsPerSecond,
+          ratio: figure.ratio,
+          runAt: String(previous.runAt ?? ''),
+        }));
+      results.metering = {
+        cases: [...kept, ...figures].sort((a, b) => a.licenses - b.licenses),
+        history: [...(earlier?.history ?? []), ...replaced],
+      };
+    }
+
+    if (only.has('events')) {
+      log('events…');
+      const events = await runEvents(
+        synthesis,
+        { events: quick ? 400 : 10_000, duplicateShare: 0.1, concurrency: 16 },
+        log,
+      );
+      results.events = events;
+      if (events.duplicateSideEffectShare !== 0) problems.push('events: a duplicate reached a side effect');
+      if (!events.ok) problems.push(`events: correctness check failed (${JSON.stringify(events.kinds)})`);
+    }
+
+    results.machine = describeMachine();
+    results.quick = quick;
+    results.runAt = new Date().toISOString();
+    results.totalSeconds = Math.round((Date.now() - started) / 1000);
+    // Which run measured what, when a partial run (--only) merged into an earlier one.
+    const run = { runAt: results.runAt, totalSeconds: results.totalSeconds, scenarios: [...only], quick };
+    results.runs =
+      only.size < SCENARIOS.length ? [...((previous.runs as unknown[] | undefined) ?? []), run] : [run];
+    results.correctnessProblems = problems;
+    mkdirSync(resultsDir, { recursive: true });
+    writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
+    log(`wrote ${path.relative(PROJECT_ROOT, resultsFile)}`);
+    if (!quick && !values['no-markdown']) {
+      writeFileSync(markdownFile, renderMarkdown(results));
+      log(`wrote ${path.relative(PROJECT_ROOT, markdownFile)}`);
+    }
+  } finally {
+    rmSync(workDir, { recursive: true, force: true });
+  }
+  for (const problem of problems) console.error(`correctness: ${problem}`);
+  log(problems.length === 0 ? 'correctness checks passed' : `${problems.length} correctness check(s) failed`);
+  return problems.length === 0 ? 0 : 1;
+};
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(2);
+  },
+);
