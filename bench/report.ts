@@ -357,8 +357,13 @@ const historyText = (history: readonly MeteringHistory[]): string =>
   history.length === 0
     ? ''
     : `Earlier runs of the same sizes on this machine: ${history
-        .map((entry) => `${entry.licenses.toLocaleString('en-US')} licenses ${entry.recordsPerSecond} records/s = ${entry.ratio} (${entry.runAt})`)
-        .join('; ')}. The spread between runs is the machine's other load; every run stayed below the design ceiling.\n\n`;
+        .map(
+          (entry) =>
+            `${entry.licenses.toLocaleString('en-US')} licenses ${entry.recordsPerSecond} records/s = ${entry.ratio} (${entry.runAt})`,
+        )
+        .join(
+          '; ',
+        )}. The spread between runs is the machine's other load; every run stayed below the design ceiling.\n\n`;
 
 const loadText = (cases: readonly MeteringFigure[]): string => {
   const recorded = cases.filter((figure) => figure.loadAverage);

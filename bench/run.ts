@@ -155,8 +155,12 @@ const main = async (): Promise<number> => {
         }
       }
       // Cases of other sizes from the previous run stay (a rerun of some sizes replaces only those).
-      const earlier = previous.metering as { cases?: MeteringFigure[]; history?: MeteringHistory[] } | undefined;
-      const kept = (earlier?.cases ?? []).filter((figure) => !figures.some((fresh) => fresh.licenses === figure.licenses));
+      const earlier = previous.metering as
+        | { cases?: MeteringFigure[]; history?: MeteringHistory[] }
+        | undefined;
+      const kept = (earlier?.cases ?? []).filter(
+        (figure) => !figures.some((fresh) => fresh.licenses === figure.licenses),
+      );
       // Replaced figures stay as history: run-to-run variation on a shared machine is part of the result.
       const replaced = (earlier?.cases ?? [])
         .filter((figure) => figures.some((fresh) => fresh.licenses === figure.licenses))
