@@ -18,12 +18,19 @@ interface Results {
   readonly metering?: { readonly cases: MeteringFigure[]; readonly history?: MeteringHistory[] };
   readonly events?: EventsResult;
   readonly correctnessProblems?: string[];
-  readonly runs?: { readonly runAt: string; readonly totalSeconds: number; readonly scenarios: string[] }[];
+  readonly runs?: {
+    readonly runAt: string;
+    readonly totalSeconds: number;
+    readonly scenarios: string[];
+    readonly commit?: string;
+  }[];
+  readonly bundleHistory?: BundleHistory[];
+  readonly coldInitHistory?: ColdInitHistory[];
 }
 
 const runsText = (results: Results): string =>
   results.runs && results.runs.length > 0
-    ? `Runs: ${results.runs.map((run) => `${run.runAt} (${run.totalSeconds} s: ${run.scenarios.join(', ')})`).join('; ')}.`
+    ? `${new Set(results.runs.map((run) => run.commit)).size > 1 ? "The runs measured different commits; each scenario's figures come from the last run that lists it. " : ''}Runs: ${results.runs.map((run) => `${run.runAt} (${run.totalSeconds} s${run.commit ? `, commit ${run.commit}` : ''}: ${run.scenarios.join(', ')})`).join('; ')}.`
     : `Run ${results.runAt ?? '?'} (${results.totalSeconds ?? '?'} s).`;
 
 const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
@@ -40,13 +47,63 @@ const table = (header: string[], rows: (string | number)[][]) =>
   ].join('\n');
 const shortEntry = (entry: string) => entry.replace(/^functions\//, '').replace(/\.ts$/, '');
 
-const bundleSection = (bundle: BundleResult | undefined): string => {
-  if (!bundle) return '## 1. Bundle size\n\nNot measured in this run.\n';
-  const over = bundle.functions.filter((fn) => !fn.withinBudget);
-  const largestZod = Math.max(
+interface BundleHistory {
+  readonly runAt: string;
+  /** What differed from the current sources, when known. */
+  readonly note?: string;
+  readonly sizes: readonly { readonly entry: string; readonly bytes: number }[];
+}
+
+interface ColdInitHistory {
+  readonly runAt: string;
+  readonly note?: string;
+  readonly medians: readonly {
+    readonly name: string;
+    readonly entry: string;
+    readonly coldMs: number;
+    readonly ratio: number;
+  }[];
+}
+
+/** What makes up the bundles, from the metafiles. */
+const dominatesText = (bundle: BundleResult): string => {
+  const zodShare = Math.max(
     ...bundle.functions.map((fn) => fn.topInputs.find((input) => input.name === 'zod')?.share ?? 0),
   );
   const localeShare = Math.max(...bundle.functions.map((fn) => fn.zodLocaleBytes / fn.bytes));
+  const namespaced = bundle.functions.every((fn) => fn.zodNamespaceBytes >= fn.bytes * 0.98);
+  if (localeShare > 0.05 && !namespaced) {
+    return `**What dominates:** zod, up to ${pct(zodShare)} of a bundle. Of that, zod's locale modules (error
+messages in ~40 languages, never selected by the app) are up to ${pct(localeShare)} of the bundle on
+their own, together with zod's JSON-Schema converters. The app imports \`{ z } from 'zod'\`: \`z\` is a
+namespace object re-exported as a value, which esbuild must keep whole, so nothing of zod is
+tree-shaken. Everything else (Powertools, middy, the app's own modules) is small.`;
+  }
+  const top = bundle.functions.map((fn) => fn.topInputs[0]).filter((input) => input !== undefined);
+  const largest = top.reduce(
+    (a, b) => (a.share > b.share ? a : b),
+    top[0] ?? { name: '?', bytes: 0, share: 0 },
+  );
+  return `**What dominates:** the sources import zod as a namespace (\`import * as z from 'zod'\`), so esbuild keeps
+only the zod code the app uses (no locales: ${kib(Math.max(...bundle.functions.map((fn) => fn.zodLocaleBytes)))}); the largest input is now
+${largest.name} at up to ${pct(largest.share)} of a bundle, followed by Powertools (logger, metrics, idempotency
+with its JMESPath engine) and the app's own modules (see the table). The last column (the
+namespace-import probe) equals the bundle: nothing more to gain there.`;
+};
+
+const bundleHistoryText = (history: readonly BundleHistory[]): string =>
+  history.length === 0
+    ? ''
+    : `\n${history
+        .map(
+          (entry) =>
+            `An earlier run (${entry.runAt}${entry.note ? `, ${entry.note}` : ''}) measured ${entry.sizes.map((size) => `\`${shortEntry(size.entry)}\` ${kib(size.bytes)}`).join(', ')}.`,
+        )
+        .join(' ')}\n`;
+
+const bundleSection = (bundle: BundleResult | undefined, bundleHistory: readonly BundleHistory[]): string => {
+  if (!bundle) return '## 1. Bundle size\n\nNot measured in this run.\n';
+  const over = bundle.functions.filter((fn) => !fn.withinBudget);
   return `## 1. Bundle size
 
 What \`cdk synth\` bundled (bundling on, ${bundle.synthSeconds} s for the whole app): each function's
@@ -80,22 +137,18 @@ ${table(
   ]),
 )}
 
-**What dominates:** zod, up to ${pct(largestZod)} of a bundle. Of that, zod's locale modules (error
-messages in ~40 languages, never selected by the app) are up to ${pct(localeShare)} of the bundle on
-their own, together with zod's JSON-Schema converters. The app imports \`{ z } from 'zod'\`: \`z\` is a
-namespace object re-exported as a value, which esbuild must keep whole, so nothing of zod is
-tree-shaken. Everything else (Powertools, middy, the app's own modules) is small.
+${dominatesText(bundle)}
 
 ${
   over.length > 0
     ? `**Over budget:** ${over.map((fn) => `\`${shortEntry(fn.entry)}\``).join(', ')}. **What would move it:** import zod as a namespace
 (\`import * as z from 'zod'\`, same API): the last column bundles each entry that way with the
-same options, and every handler drops to about ${kib(Math.max(...bundle.functions.map((fn) => fn.zodNamespaceBytes)))} or less, within the budget,
-without any other change. (Measured with an esbuild plugin that rewrites the import line; the
-sources are not changed by the benchmark.)`
-    : 'Every handler is within the budget.'
+same options, and every handler drops to about ${kib(Math.max(...bundle.functions.map((fn) => fn.zodNamespaceBytes)))} or less.
+(Measured with an esbuild plugin that rewrites the import line; the sources are not changed by
+the benchmark.)`
+    : `Every handler is within the budget, the largest at ${pct(Math.max(...bundle.functions.map((fn) => fn.bytes)) / bundle.budgetBytes)} of it.`
 }
-
+${bundleHistoryText(bundleHistory)}
 **Tracer / X-Ray SDK:** the app does not use Powertools Tracer. A probe handler that creates a
 \`Tracer\` and annotates a segment, bundled with the same options, is ${kib(bundle.tracer.tracerBytes)} against
 ${kib(bundle.tracer.baselineBytes)} for the trivial baseline: **+${kib(bundle.tracer.addedBytes)}** per handler, made of
@@ -107,7 +160,27 @@ cannot be tree-shaken; its cold-init cost is measured below (\`tracer-probe\`).
 `;
 };
 
-const coldSection = (cold: ColdInitResult | undefined, node: string): string => {
+const coldHistoryText = (history: readonly ColdInitHistory[]): string =>
+  history.length === 0
+    ? ''
+    : `\n${history
+        .map(
+          (entry) =>
+            `An earlier run (${entry.runAt}${entry.note ? `, ${entry.note}` : ''}) measured these medians: ${entry.medians
+              .map(
+                (median) =>
+                  `${median.entry.startsWith('(') ? median.name : `\`${shortEntry(median.entry)}\``} ${ms(median.coldMs)} ms (${median.ratio}×)`,
+              )
+              .join(', ')}.`,
+        )
+        .join(' ')}\n`;
+
+const coldSection = (
+  cold: ColdInitResult | undefined,
+  node: string,
+  namespaced: boolean,
+  history: readonly ColdInitHistory[],
+): string => {
   if (!cold) return '## 2. Cold init\n\nNot measured in this run.\n';
   return `## 2. Cold init
 
@@ -156,12 +229,13 @@ the first invocation adds the clients' first requests (TLS-free here: loopback H
 Manager reads and the handler's own work. Node here is ${'`'}${node}${'`'} (Lambda runs Node 24 on
 ARM64): absolute values depend on the machine, the ratio is the figure to compare.
 
-${coldComposition(cold)}
+${coldComposition(cold, namespaced)}
+${coldHistoryText(history)}
 `;
 };
 
 /** What the sign-up function's cold init is made of, from the probes measured in the same run. */
-const coldComposition = (cold: ColdInitResult): string => {
+const coldComposition = (cold: ColdInitResult, namespaced: boolean): string => {
   const find = (name: string) => cold.functions.find((fn) => fn.name === name);
   const signUp = cold.functions.find((fn) => fn.entry === 'functions/sign-up/handler.ts');
   const sdk = find('sdk-probe');
@@ -177,10 +251,10 @@ function's ${ms(signUp.importMs.median)} ms import (\`sdk-probe\`), so the SDK, 
   ];
   if (noMaps) {
     lines.push(
-      `Without \`--enable-source-maps\` (with it Node reads the ~2 MB source map at import) the same bundle's cold init is ${ms(noMaps.coldMs.median)} ms against ${ms(signUp.coldMs.median)} ms (${delta(noMaps.coldMs.median - signUp.coldMs.median)}).`,
+      `Without \`--enable-source-maps\` (with it Node reads the bundle's source map at import) the same bundle's cold init is ${ms(noMaps.coldMs.median)} ms against ${ms(signUp.coldMs.median)} ms (${delta(noMaps.coldMs.median - signUp.coldMs.median)}).`,
     );
   }
-  if (zod) {
+  if (zod && !namespaced) {
     lines.push(
       `Bundled with \`import * as z from 'zod'\` (the smaller bundle of section 1) it is ${ms(zod.coldMs.median)} ms (${delta(zod.coldMs.median - signUp.coldMs.median)}).`,
     );
@@ -234,14 +308,38 @@ ${table(
   ]),
 )}
 
+${signUpAnalysis(signUp)}
+
 Requests/s counts the three HTTP requests of a sign-up. All \`concurrency\` buyers share **one**
-handler process here (one Lambda environment would take one request at a time; Lambda would
-run up to \`concurrency\` environments), so the instant-emulator rows show the CPU cost of the
-handler plus the emulators and dynalite on this machine's ${'`'}nproc${'`'} cores, and the 50 ms rows show how
-far the saga's sequential calls dominate: the submit's latency is about its number of sequential
-calls × 50 ms, and concurrency multiplies throughput until the CPU is saturated. Production
-traffic is capped far lower by the HTTP API's stage throttling (20 requests/s, burst 40).
+handler process here (a Lambda environment takes one request at a time; Lambda would run up to
+\`concurrency\` environments), so these rows measure the handler's cost on this machine, not
+Lambda's scaling. Production traffic is capped far lower by the HTTP API's stage throttling (20 requests/s, burst 40).
 `;
+};
+
+const signUpAnalysis = (signUp: SignUpResult): string => {
+  const find = (latencyMs: number, concurrency: number) =>
+    signUp.levels.find(
+      (level) =>
+        (latencyMs === 0 ? level.latencyMs === 0 : level.latencyMs > 0) && level.concurrency === concurrency,
+    );
+  const instant = find(0, 1);
+  const slow = find(50, 1);
+  const busiest = signUp.levels.reduce((a, b) => (a.requestsPerSecond > b.requestsPerSecond ? a : b));
+  const lines: string[] = [];
+  if (instant && slow) {
+    lines.push(
+      `**Overhead:** with instant emulators a submit takes ${ms(instant.submitMs.median)} ms at the median (the handler's own work: ${signUp.callsPerSignUp.saasus} signed SaaSus calls, the iDoperation registration, the DynamoDB writes recording each saga step, PutEvents, HTML), the fulfillment POST ${ms(instant.fulfillmentMs.median)} ms. With 50 ms per emulator call the submit takes ${ms(slow.submitMs.median)} ms: the saga's calls are sequential, so the submit costs about (number of calls) × latency on top of its own work, and the fulfillment POST one ResolveCustomer round trip.`,
+    );
+  }
+  const cpu = busiest.cpu;
+  if (cpu) {
+    const ours = (cpu.handler ?? 0) + (cpu.dynalite ?? 0) + cpu.harness;
+    lines.push(
+      `**Throughput** levels off at ~${Math.round(busiest.requestsPerSecond)} requests/s (${busiest.signUpsPerSecond} sign-ups/s): beyond that, latency grows with concurrency (queueing). The processes measured used ${ours.toFixed(2)} cores together (handler ${cpu.handler ?? '?'}, dynalite ${cpu.dynalite ?? '?'}, emulators and driver ${cpu.harness}) of a 2-core machine shared with other work, so the limit here is this machine's CPU share, with the single handler process (one event loop) the largest consumer.`,
+    );
+  }
+  return lines.join('\n\n');
 };
 
 const meteringSection = (
@@ -253,7 +351,6 @@ const meteringSection = (
   const smallest = cases[0];
   const belowGoal = cases.filter((figure) => figure.ratio < 0.9);
   const ceiling = Math.max(...cases.map((figure) => figure.designCeilingRatio));
-  const worst = cases.reduce((a, b) => (a.ratioSendWindow < b.ratioSendWindow ? a : b));
   return `## 4. Metering throughput
 
 One hour for N licenses × 3 dimensions through the real pipeline as deployed: the hourly fan-out
@@ -314,7 +411,7 @@ ${historyText(metering.history ?? [])}${loadText(cases)}Setup, not in the wall t
 ${cases.map((figure) => `${figure.fanoutSeconds} s`).join(' / ')}.
 
 **Cost growth:** ${cases.map((figure) => `${figure.msPerThousandRecords} ms`).join(', ')} per 1,000 records for
-${cases.map((figure) => figure.licenses.toLocaleString('en-US')).join(', ')} licenses. ${growthText(cases)}
+${cases.map((figure) => figure.licenses.toLocaleString('en-US')).join(', ')} licenses. ${growthText(cases, metering.history ?? [])}
 
 ${
   belowGoal.length > 0
@@ -330,9 +427,10 @@ ${
    next batch is delivered and planned (license read, ledger query, SaaSus read at 30 ms, three
    ledger puts, cursor write — all sequential per license), and a capacity-1 bucket cannot bank
    that idle time. The calls/s column shows it: the median second reaches the design rate, the
-   slow seconds are the boundaries. Each of those steps waits on dynalite, whose reads took
-   ${dynamoText(cases)}, several times real DynamoDB's latency; the ratio in the send window (first to last accepted call) was ${worst.ratioSendWindow} at worst,
-   so ramp-up and tail are not the main loss.
+   slow seconds are the boundaries. Each of those steps waits on dynalite: ${dynamoText(cases)}.
+   The ratio within the send window (first to last accepted call) was ${cases.map((figure) => figure.ratioSendWindow).join(' / ')}:
+   the gap to the overall ratio is the start-up (worker cold starts), which matters only for the
+   smallest run; the larger runs lose their share in the steady state.
 
 **What would move it:** fill every call with 25 records (pack the records of a batch's messages
 into one \`toBatches\` pass, or size messages by records so a license's dimensions may span two
@@ -341,15 +439,15 @@ rarely the unaligned buckets touch the quota, and a throttled call is retried, c
 records); keep the bucket busy across batch boundaries — record a call's outcomes in parallel or
 with one batched write, let the bucket bank one extra token (its guarantee becomes ⌈rate⌉ + 1
 calls in any second, still inside the margin), or raise the event source's batch size so
-boundaries are rarer. With real DynamoDB latency the boundary loss shrinks on its own; the first
-two changes are needed to reach 0.9 at all.`
+boundaries are rarer. Lower DynamoDB latency shrinks the boundary loss but cannot remove it; the
+first two changes are needed to reach 0.9 at all.`
     : 'Every size meets the goal.'
 }
 
 **Peak RSS of a metering worker:** ${cases.map((figure) => `${figure.peakWorkerRssMiB} MiB (${figure.licenses.toLocaleString('en-US')} licenses)`).join(', ')};
 the highest of the ${smallest?.workers ?? 5} workers, from \`process.memoryUsage().rss\` sampled every 50 ms and the OS
-high-water mark (getrusage). A worker handles one SQS batch (≤ 40 licenses) at a time, so memory
-does not grow with the number of licenses.
+high-water mark (getrusage). A worker handles one SQS batch (≤ 40 licenses) at a time: its memory
+levels off after warm-up instead of growing with the number of licenses.
 `;
 };
 
@@ -384,19 +482,30 @@ const dynamoText = (cases: readonly MeteringFigure[]): string => {
       (figure) =>
         `${ms(figure.dynamoReadMs?.median ?? 0)} ms median, p90 ${ms(figure.dynamoReadMs?.p90 ?? 0)} ms (${figure.licenses.toLocaleString('en-US')} licenses)`,
     )
-    .join('; ')} for a single GetItem sampled every 250 ms during the runs on this shared machine`;
+    .join(
+      '; ',
+    )} for one GetItem sampled every 250 ms during the run, with a long tail when the shared machine is busy`;
 };
 
-/** Whether the cost per record stays flat between the two largest cases. */
-const growthText = (cases: readonly MeteringFigure[]): string => {
+/** Whether the cost per record stays flat between the two largest sizes, measured in the same run. */
+const growthText = (cases: readonly MeteringFigure[], history: readonly MeteringHistory[]): string => {
   if (cases.length < 2) return '';
-  const [previous, largest] = cases.slice(-2) as [MeteringFigure, MeteringFigure];
-  const factor = largest.msPerThousandRecords / previous.msPerThousandRecords;
-  const sizes = `${previous.licenses.toLocaleString('en-US')} → ${largest.licenses.toLocaleString('en-US')} licenses`;
+  const [previousCase, largest] = cases.slice(-2) as [MeteringFigure, MeteringFigure];
+  // Compare within one run: another run's load would show up as growth.
+  const sameRun =
+    previousCase.runAt === largest.runAt
+      ? previousCase.msPerThousandRecords
+      : history.find((entry) => entry.licenses === previousCase.licenses && entry.runAt === largest.runAt)
+          ?.msPerThousandRecords;
+  const sizes = `${previousCase.licenses.toLocaleString('en-US')} → ${largest.licenses.toLocaleString('en-US')} licenses`;
+  if (sameRun === undefined) return `No two sizes of one run to compare for ${sizes}.`;
+  const factor = largest.msPerThousandRecords / sameRun;
+  const within =
+    previousCase.runAt === largest.runAt ? '' : ` (both measured in the run of ${largest.runAt})`;
   if (factor <= 1.15) {
-    return `From ${sizes} the cost per record changes by ×${factor.toFixed(2)}: linear growth (the smallest case carries the fixed start-up — worker cold starts, the first SaaSus reads before the first call — over few records).`;
+    return `From ${sizes} the cost per record changes by ×${factor.toFixed(2)}${within}: linear growth (the smallest case carries the fixed start-up — worker cold starts, the first SaaSus reads before the first call — over few records).`;
   }
-  return `From ${sizes} the cost per record grows ×${factor.toFixed(2)}: **not linear** at that size; the CPU column says which process saturates.`;
+  return `From ${sizes} the cost per record grows ×${factor.toFixed(2)}${within}: **not linear** at that size; the CPU column says which process saturates.`;
 };
 
 const eventsSection = (events: EventsResult | undefined): string => {
@@ -485,8 +594,13 @@ ${results.correctnessProblems && results.correctnessProblems.length > 0 ? `\n**C
 
 ${summaryTable(results)}
 
-${bundleSection(results.bundle)}
-${coldSection(results.coldInit, machine?.node ?? '?')}
+${bundleSection(results.bundle, results.bundleHistory ?? [])}
+${coldSection(
+  results.coldInit,
+  machine?.node ?? '?',
+  (results.bundle?.functions ?? []).every((fn) => fn.zodNamespaceBytes >= fn.bytes * 0.98),
+  results.coldInitHistory ?? [],
+)}
 ${signUpSection(results.signUp)}
 ${meteringSection(results.metering)}
 ${eventsSection(results.events)}

@@ -1,4 +1,5 @@
 import './lib/quiet.js';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -6,8 +7,8 @@ import { parseArgs } from 'node:util';
 import { describeMachine } from './lib/machine.js';
 import { PROJECT_ROOT, readSynthesis, stageSynthesis, synthesize } from './lib/synth.js';
 import { renderMarkdown } from './report.js';
-import { runBundleSizes } from './scenarios/bundle.js';
-import { runColdInit } from './scenarios/cold-init.js';
+import { type BundleResult, runBundleSizes } from './scenarios/bundle.js';
+import { type ColdInitResult, runColdInit } from './scenarios/cold-init.js';
 import { runEvents } from './scenarios/events.js';
 import { type MeteringFigure, type MeteringHistory, runMeteringCase } from './scenarios/metering.js';
 import { runSignUp } from './scenarios/signup.js';
@@ -55,8 +56,24 @@ const resultsDir = path.join(PROJECT_ROOT, 'bench', 'results');
 const resultsFile = path.join(resultsDir, quick ? 'quick.json' : 'latest.json');
 const markdownFile = path.join(PROJECT_ROOT, 'BENCHMARKS.md');
 
+/** The commit measured, with `+dirty` when the working tree had changes. */
+const gitCommit = (): string => {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+      cwd: PROJECT_ROOT,
+      encoding: 'utf8',
+    }).trim();
+    const dirty =
+      execFileSync('git', ['status', '--porcelain'], { cwd: PROJECT_ROOT, encoding: 'utf8' }).trim() !== '';
+    return dirty ? `${head}+dirty` : head;
+  } catch {
+    return 'unknown';
+  }
+};
+
 const main = async (): Promise<number> => {
   const started = Date.now();
+  const runStartedAt = new Date(started).toISOString();
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'marketplace-bridge-bench-'));
   const previous =
     !quick && only.size < SCENARIOS.length && existsSync(resultsFile)
@@ -74,25 +91,58 @@ const main = async (): Promise<number> => {
 
     // The probes are always bundled: cold init needs the baseline bundle.
     const bundles = await runBundleSizes(raw, workDir);
-    if (only.has('bundle')) results.bundle = bundles;
+    if (only.has('bundle')) {
+      // The sizes an earlier run measured stay as history (e.g. before a change that moved them).
+      const earlier = previous.bundle as BundleResult | undefined;
+      results.bundleHistory = [
+        ...((previous.bundleHistory as unknown[] | undefined) ?? []),
+        ...(earlier
+          ? [
+              {
+                runAt: String(previous.runAt ?? ''),
+                sizes: earlier.functions.map((fn) => ({ entry: fn.entry, bytes: fn.bytes })),
+              },
+            ]
+          : []),
+      ];
+      results.bundle = { ...bundles, measuredAt: runStartedAt };
+    }
     for (const fn of bundles.functions) {
       if (!fn.metafileFound) problems.push(`${fn.entry}: no esbuild metafile next to the bundle`);
     }
 
     if (only.has('cold')) {
       log('cold init…');
-      results.coldInit = await runColdInit(
-        synthesis,
-        {
-          baselineDir: path.dirname(bundles.tracer.baselinePath),
-          tracerDir: path.dirname(bundles.tracer.bundlePath),
-          sdkDir: path.dirname(bundles.sdkProbePath),
-          zodNamespaceSignUpDir: path.join(workDir, 'zod-namespace', 'sign-up', 'handler'),
-        },
-        workDir,
-        quick ? 3 : 20,
-        log,
-      );
+      const earlierCold = previous.coldInit as ColdInitResult | undefined;
+      if (earlierCold) {
+        results.coldInitHistory = [
+          ...((previous.coldInitHistory as unknown[] | undefined) ?? []),
+          {
+            runAt: earlierCold.measuredAt ?? String(previous.runAt ?? ''),
+            medians: earlierCold.functions.map((fn) => ({
+              name: fn.name,
+              entry: fn.entry,
+              coldMs: fn.coldMs.median,
+              ratio: fn.ratioToBaseline,
+            })),
+          },
+        ];
+      }
+      results.coldInit = {
+        measuredAt: runStartedAt,
+        ...(await runColdInit(
+          synthesis,
+          {
+            baselineDir: path.dirname(bundles.tracer.baselinePath),
+            tracerDir: path.dirname(bundles.tracer.bundlePath),
+            sdkDir: path.dirname(bundles.sdkProbePath),
+            zodNamespaceSignUpDir: path.join(workDir, 'zod-namespace', 'sign-up', 'handler'),
+          },
+          workDir,
+          quick ? 3 : 20,
+          log,
+        )),
+      };
     }
 
     if (only.has('signup')) {
@@ -143,7 +193,10 @@ const main = async (): Promise<number> => {
       for (const licenses of sizes) {
         const compression = licenses === largest && sizes.length > 1 ? Number(values.compression) : 1;
         log(`metering ${licenses} licenses (compression ${compression})…`);
-        const figure = await runMeteringCase(synthesis, { licenses, compression }, log);
+        const figure = {
+          ...(await runMeteringCase(synthesis, { licenses, compression }, log)),
+          runAt: runStartedAt,
+        };
         figures.push(figure);
         log(
           `metering ${licenses}: ${figure.recordsPerSecond} records/s, ratio ${figure.ratio}, ledger = billed: ${figure.correctness.ok}`,
@@ -168,7 +221,8 @@ const main = async (): Promise<number> => {
           licenses: figure.licenses,
           recordsPerSecond: figure.recordsPerSecond,
           ratio: figure.ratio,
-          runAt: String(previous.runAt ?? ''),
+          msPerThousandRecords: figure.msPerThousandRecords,
+          runAt: figure.runAt ?? String(previous.runAt ?? ''),
         }));
       results.metering = {
         cases: [...kept, ...figures].sort((a, b) => a.licenses - b.licenses),
@@ -193,7 +247,13 @@ const main = async (): Promise<number> => {
     results.runAt = new Date().toISOString();
     results.totalSeconds = Math.round((Date.now() - started) / 1000);
     // Which run measured what, when a partial run (--only) merged into an earlier one.
-    const run = { runAt: results.runAt, totalSeconds: results.totalSeconds, scenarios: [...only], quick };
+    const run = {
+      runAt: runStartedAt,
+      totalSeconds: results.totalSeconds,
+      scenarios: [...only],
+      quick,
+      commit: gitCommit(),
+    };
     results.runs =
       only.size < SCENARIOS.length ? [...((previous.runs as unknown[] | undefined) ?? []), run] : [run];
     results.correctnessProblems = problems;

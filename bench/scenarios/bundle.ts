@@ -42,6 +42,8 @@ export interface TracerProbe {
 }
 
 export interface BundleResult {
+  /** When the run that measured these figures started (set by run.ts). */
+  readonly measuredAt?: string;
   readonly budgetBytes: number;
   readonly synthSeconds: number;
   readonly functions: BundleFigure[];

@@ -37,6 +37,8 @@ export interface ColdInitFigure {
 }
 
 export interface ColdInitResult {
+  /** When the run that measured these figures started (set by run.ts). */
+  readonly measuredAt?: string;
   readonly runs: number;
   readonly nodeOptions: string;
   readonly functions: ColdInitFigure[];

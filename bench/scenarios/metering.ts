@@ -39,10 +39,13 @@ export interface MeteringHistory {
   readonly licenses: number;
   readonly recordsPerSecond: number;
   readonly ratio: number;
+  readonly msPerThousandRecords?: number;
   readonly runAt: string;
 }
 
 export interface MeteringFigure {
+  /** When the run that measured this figure started (set by run.ts). */
+  readonly runAt?: string;
   readonly licenses: number;
   readonly compression: number;
   readonly workers: number;
