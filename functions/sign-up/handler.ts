@@ -51,7 +51,11 @@ const app = createSignUpApp({
   exchangeCode: async (code) => {
     const credentials = await runtime.saasus().getCredentials(code);
     const user = await runtime.saasus().getUserInfo(credentials.id_token);
-    return { userId: user.id, tenants: user.tenants.map((tenant) => ({ id: tenant.id, name: tenant.name })) };
+    // The roles per env come along: the app offers only the tenants the user administers.
+    return {
+      userId: user.id,
+      tenants: user.tenants.map(({ id, name, envs }) => ({ id, name, envs })),
+    };
   },
   logger,
   basePath: env.PUBLIC_BASE_PATH,

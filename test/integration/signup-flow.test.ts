@@ -1,8 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACCOUNT_ATTRIBUTE, LICENSE_ATTRIBUTE } from '#shared/signup/provisioning';
+import { SESSION_COOKIE } from '#shared/signup/session';
 import {
   browserFlow,
   csrfFrom,
+  memberRole,
+  otherEnvId,
   pageText,
   type SignUpHarness,
   sessionCookieFrom,
@@ -242,21 +245,50 @@ describe('a license that is not active yet', () => {
 });
 
 describe('linking an existing account', () => {
-  /** A SaaS user who belongs to two tenants, and a third tenant they do not belong to. */
+  const seedTenant = (name: string) =>
+    h.saasus.seedTenant({ name, back_office_staff_email: 'backoffice@example.com' });
+
+  /** Makes the user a member of the tenant, holding `roles` (env id → role names). */
+  const join = async (
+    tenant: Record<string, unknown>,
+    email: string,
+    userId: string,
+    roles: [number, string[]][],
+  ) => {
+    await h.saasusClient.createTenantUser(String(tenant.id), { email, attributes: {} });
+    for (const [envId, roleNames] of roles) {
+      await h.saasusClient.addTenantUserRoles(String(tenant.id), userId, envId, roleNames);
+    }
+  };
+
+  /**
+   * A SaaS user who administers two tenants (an admin role in the configured env), is a mere member
+   * of three more (no role; a non-admin role; an admin role in another env only), and a tenant they
+   * do not belong to at all.
+   */
   const existingCustomer = async () => {
     const suffix = crypto.randomUUID().slice(0, 8);
     const email = `owner-${suffix}@existing.example`;
-    const user = h.saasus.seedUser({ email });
-    const tenant = (name: string) =>
-      h.saasus.seedTenant({ name, back_office_staff_email: 'backoffice@example.com' });
+    const userId = String(h.saasus.seedUser({ email }).id);
+    const { envId, adminRoleNames } = h.config.saasus;
     // SaaSus data is echoed too: a tenant name with markup must come back escaped.
-    const mine = [tenant(`Mine "One" <em>${suffix}</em>`), tenant(`Mine Two ${suffix}`)];
-    const foreign = tenant(`Someone Else ${suffix}`);
-    for (const owned of mine) {
-      await h.saasusClient.createTenantUser(String(owned.id), { email, attributes: {} });
-    }
-    return { userId: String(user.id), mine, foreign };
+    const mine = [seedTenant(`Mine "One" <em>${suffix}</em>`), seedTenant(`Mine Two ${suffix}`)];
+    for (const owned of mine) await join(owned, email, userId, [[envId, [...adminRoleNames]]]);
+    const noRole = seedTenant(`Member No Role ${suffix}`);
+    await join(noRole, email, userId, []);
+    const nonAdminRole = seedTenant(`Member Role ${suffix}`);
+    await join(nonAdminRole, email, userId, [[envId, [memberRole]]]);
+    const adminElsewhere = seedTenant(`Admin Elsewhere ${suffix}`);
+    await join(adminElsewhere, email, userId, [
+      [otherEnvId(envId), [...adminRoleNames]],
+      [envId, [memberRole]],
+    ]);
+    const foreign = seedTenant(`Someone Else ${suffix}`);
+    return { userId, email, mine, memberOnly: [noRole, nonAdminRole, adminElsewhere], foreign };
   };
+
+  const offeredTenantIds = (html: string) =>
+    [...html.matchAll(/name="tenantId" value="([^"]+)"/g)].map((match) => match[1]).sort();
 
   /** Fulfillment, "link my account", SaaSus sign-in, back at the callback with a temporary code. */
   const signInToLink = async (userId: string) => {
@@ -270,17 +302,17 @@ describe('linking an existing account', () => {
     return { buyer, cookie, choice, linkedCookie: sessionCookieFrom(choice) };
   };
 
-  it('lists only the signed-in user’s tenants and attaches the license to the chosen one', async () => {
+  it('lists only the tenants the signed-in user administers and attaches the license to the chosen one', async () => {
     const customer = await existingCustomer();
     const { buyer, choice, linkedCookie } = await signInToLink(customer.userId);
     expect(choice.statusCode).toBe(200);
     const text = pageText(choice.body);
     for (const tenant of customer.mine) expect(text).toContain(String(tenant.name));
+    expect(text).toContain('Only the accounts you administer are listed.');
     expect(text).not.toContain(String(customer.foreign.name));
     expect(choice.body).not.toContain('<em>');
     expect(choice.body).toContain('Mine &quot;One&quot; &lt;em&gt;');
-    const offered = [...choice.body.matchAll(/name="tenantId" value="([^"]+)"/g)].map((match) => match[1]);
-    expect(offered.sort()).toEqual(customer.mine.map((tenant) => String(tenant.id)).sort());
+    expect(offeredTenantIds(choice.body)).toEqual(customer.mine.map((tenant) => String(tenant.id)).sort());
 
     await h.activate(buyer.licenseKey);
     const chosen = customer.mine[1];
@@ -316,24 +348,141 @@ describe('linking an existing account', () => {
     expect(h.saasus.state.tenant(String(customer.mine[0]?.id))?.attributes).toEqual({});
   });
 
-  it('refuses (403) a tenant the user does not belong to, and changes nothing', async () => {
+  it('does not offer a tenant the user is only a member of (no role, a non-admin role, or admin in another env)', async () => {
     const customer = await existingCustomer();
-    const { buyer, choice, linkedCookie } = await signInToLink(customer.userId);
-    expect(choice.statusCode).toBe(200);
-    const writesBefore = h.saasusWrites();
-    const before = await h.store.get(buyer.licenseKey);
+    // SaaSus does report those memberships: the filtering is ours.
+    const memberships = h.saasus.state
+      .tenantUsers()
+      .filter((member) => member.id === customer.userId)
+      .map((member) => String(member.tenant_id));
+    for (const tenant of customer.memberOnly) expect(memberships).toContain(String(tenant.id));
 
-    const refused = await flow.post('/link', linkedCookie, {
-      csrf: csrfFrom(choice.body),
-      tenantId: String(customer.foreign.id),
+    const { choice, linkedCookie } = await signInToLink(customer.userId);
+    expect(choice.statusCode).toBe(200);
+    const offered = offeredTenantIds(choice.body);
+    for (const tenant of customer.memberOnly) {
+      expect(offered).not.toContain(String(tenant.id));
+      expect(pageText(choice.body)).not.toContain(String(tenant.name));
+    }
+    // The session remembers only the administered tenants as linkable.
+    const session = h.sealer.open(linkedCookie?.split('=')[1]);
+    expect(session.uid).toBe(customer.userId);
+    expect([...(session.atids ?? [])].sort()).toEqual(
+      customer.mine.map((tenant) => String(tenant.id)).sort(),
+    );
+  });
+
+  it('shows a user who administers no tenant that only an administrator can link, and changes nothing', async () => {
+    const suffix = crypto.randomUUID().slice(0, 8);
+    const email = `member-${suffix}@existing.example`;
+    const userId = String(h.saasus.seedUser({ email }).id);
+    const { envId, adminRoleNames } = h.config.saasus;
+    const team = seedTenant(`Team <b>${suffix}</b>`);
+    await join(team, email, userId, [[envId, [memberRole]]]);
+    const otherTeam = seedTenant(`Other Team ${suffix}`);
+    await join(otherTeam, email, userId, [[otherEnvId(envId), [...adminRoleNames]]]);
+    const tenants = [team, otherTeam];
+
+    const buyer = h.newBuyer();
+    const { cookie } = await flow.begin(buyer.token);
+    const before = await h.store.get(buyer.licenseKey);
+    const writesBefore = h.saasusWrites();
+
+    for (const [lang, title, advice] of [
+      ['en', 'Only a tenant administrator can link a subscription', 'Nothing was changed.'],
+      ['ja', 'サブスクリプションを紐付けられるのはテナント管理者のみです', '変更は行われていません。'],
+    ] as const) {
+      const { code } = h.saasus.mintUserCredentials(userId);
+      const page = await h.invoke({
+        method: 'GET',
+        path: '/link/callback',
+        query: `code=${encodeURIComponent(code)}`,
+        headers: { 'accept-language': lang },
+        cookies: [cookie],
+      });
+      expect(page.statusCode, lang).toBe(403);
+      expect(page.headers['content-type']).toBe('text/html; charset=utf-8');
+      expect(page.body).toContain(`<html lang="${lang}">`);
+      const text = pageText(page.body);
+      expect(text).toContain(title);
+      expect(text).toContain(advice);
+      // Nothing to choose, no tenant named, and the session is not upgraded to a signed-in one.
+      expect(page.body).not.toContain('name="tenantId"');
+      for (const tenant of tenants) expect(text).not.toContain(String(tenant.name));
+      expect(page.body).not.toContain('<b>');
+      expect(sessionCookieFrom(page)).toBeUndefined();
+    }
+
+    // The registration session still cannot link anything.
+    const session = h.sealer.open(cookie.split('=')[1]);
+    expect(session.uid).toBeUndefined();
+    const forged = await flow.post('/link', cookie, {
+      csrf: h.sealer.csrfToken(session),
+      tenantId: String(team.id),
     });
-    expect(refused.statusCode).toBe(403);
-    expect(pageText(refused.body)).toContain('This request was refused');
+    expect(forged.statusCode).toBe(400);
 
     expect(await h.store.get(buyer.licenseKey)).toEqual(before);
     expect(h.saasusWrites()).toBe(writesBefore);
-    expect(h.saasus.state.tenant(String(customer.foreign.id))?.attributes).toEqual({});
+    for (const tenant of tenants) expect(h.saasus.state.tenant(String(tenant.id))?.attributes).toEqual({});
     expect(h.domainEvents(buyer.licenseKey)).toEqual([]);
+  });
+
+  it('refuses (403) a forged tenant id the user does not administer or belong to, and changes nothing', async () => {
+    const customer = await existingCustomer();
+    const { buyer, choice, linkedCookie } = await signInToLink(customer.userId);
+    expect(choice.statusCode).toBe(200);
+    await h.activate(buyer.licenseKey);
+    const writesBefore = h.saasusWrites();
+    const before = await h.store.get(buyer.licenseKey);
+
+    for (const tenant of [...customer.memberOnly, customer.foreign]) {
+      const refused = await flow.post('/link', linkedCookie, {
+        csrf: csrfFrom(choice.body),
+        tenantId: String(tenant.id),
+      });
+      expect(refused.statusCode, String(tenant.name)).toBe(403);
+      const text = pageText(refused.body);
+      expect(text).toContain('This subscription cannot be linked to that account');
+      expect(text).toContain('Only an administrator of an account can link a subscription to it.');
+      expect(sessionCookieFrom(refused)).toBeUndefined();
+    }
+
+    // No license write (not even the provisioning lease), no SaaSus change, no event.
+    expect(await h.store.get(buyer.licenseKey)).toEqual(before);
+    expect(h.saasusWrites()).toBe(writesBefore);
+    for (const tenant of [...customer.memberOnly, customer.foreign]) {
+      expect(h.saasus.state.tenant(String(tenant.id))?.attributes).toEqual({});
+    }
+    expect(h.domainEvents(buyer.licenseKey)).toEqual([]);
+
+    // The same session can still link a tenant the user does administer.
+    const chosen = String(customer.mine[0]?.id);
+    const linked = await flow.post('/link', linkedCookie, { csrf: csrfFrom(choice.body), tenantId: chosen });
+    expect(linked.statusCode).toBe(200);
+    expect((await h.store.get(buyer.licenseKey))?.tenantId).toBe(chosen);
+  });
+
+  it('refuses a session sealed before the admin check (its tenant list is not trusted)', async () => {
+    const customer = await existingCustomer();
+    const buyer = h.newBuyer();
+    const { cookie } = await flow.begin(buyer.token);
+    const current = h.sealer.open(cookie.split('=')[1]);
+    // What earlier releases sealed after the callback: every tenant the user belonged to, as `tids`.
+    const memberTenant = String(customer.memberOnly[0]?.id);
+    const legacy = { sid: current.sid, lk: current.lk, uid: customer.userId, tids: [memberTenant] };
+    const { cookieValue, session } = h.sealer.seal(legacy);
+    const before = await h.store.get(buyer.licenseKey);
+    const writesBefore = h.saasusWrites();
+
+    const refused = await flow.post('/link', `${SESSION_COOKIE}=${cookieValue}`, {
+      csrf: h.sealer.csrfToken(session),
+      tenantId: memberTenant,
+    });
+    expect(refused.statusCode).toBe(403);
+    expect(pageText(refused.body)).toContain('This subscription cannot be linked to that account');
+    expect(await h.store.get(buyer.licenseKey)).toEqual(before);
+    expect(h.saasusWrites()).toBe(writesBefore);
   });
 
   it('adds nobody to a linked tenant when the old registration form is submitted afterwards', async () => {

@@ -47,6 +47,13 @@ beforeAll(async () => {
     back_office_staff_email: 'backoffice@example.com',
   });
   await h.saasusClient.createTenantUser(String(tenant.id), { email, attributes: {} });
+  // Only a tenant administrator is offered the tenant (and gets a signed-in session).
+  await h.saasusClient.addTenantUserRoles(
+    String(tenant.id),
+    String(user.id),
+    h.config.saasus.envId,
+    h.config.saasus.adminRoleNames,
+  );
   const other = h.newBuyer();
   const otherSession = await flow.begin(other.token);
   const { code } = h.saasus.mintUserCredentials(String(user.id));

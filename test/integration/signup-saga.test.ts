@@ -205,6 +205,13 @@ describe('a double-clicked submit', () => {
       back_office_staff_email: 'backoffice@example.com',
     });
     await h.saasusClient.createTenantUser(String(existing.id), { email, attributes: {} });
+    // Only a tenant administrator may link.
+    await h.saasusClient.addTenantUserRoles(
+      String(existing.id),
+      String(user.id),
+      h.config.saasus.envId,
+      h.config.saasus.adminRoleNames,
+    );
     const flow = browserFlow(h.invoke);
     const buyer = h.newBuyer();
     const { cookie } = await flow.begin(buyer.token);

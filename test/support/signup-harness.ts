@@ -109,6 +109,11 @@ export interface SignUpHarness {
   close(): Promise<void>;
 }
 
+/** A SaaSus role the harness knows that is not one of the configured admin roles. */
+export const memberRole = 'member';
+/** The id of a SaaSus env the harness knows besides the configured `saasus.envId`. */
+export const otherEnvId = (envId: number): number => envId + 1;
+
 export const saasusCredentials = {
   saasId: 'signup-harness-saas',
   apiKey: 'signup-harness-api-key',
@@ -316,8 +321,12 @@ export const startSignUpHarness = async (options: SignUpHarnessOptions = {}): Pr
   const [saasus, marketplace, idoperation, eventBridge, secrets] = await Promise.all([
     startSaasusEmulator({
       credentials: saasusCredentials,
-      envs: [{ id: base.saasus.envId, name: 'production', display_name: 'Production' }],
-      roles: base.saasus.adminRoleNames,
+      // A second env and a non-admin role, so tests can seed members who are not administrators.
+      envs: [
+        { id: base.saasus.envId, name: 'production', display_name: 'Production' },
+        { id: otherEnvId(base.saasus.envId), name: 'staging', display_name: 'Staging' },
+      ],
+      roles: [...base.saasus.adminRoleNames, memberRole],
       plans: [...new Set([...Object.values(base.plans.byDimension), base.plans.defaultPlanId ?? ''])]
         .filter((id) => id !== '')
         .map((id, index) => ({ id, name: `plan-${index}` })),
@@ -403,7 +412,7 @@ export const startSignUpHarness = async (options: SignUpHarnessOptions = {}): Pr
         const user = await runtime.saasus().getUserInfo(credentials.id_token);
         return {
           userId: user.id,
-          tenants: user.tenants.map((tenant) => ({ id: tenant.id, name: tenant.name })),
+          tenants: user.tenants.map(({ id, name, envs }) => ({ id, name, envs })),
         };
       },
       logger,

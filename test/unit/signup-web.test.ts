@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { administeredTenants, type LinkableTenant } from '#shared/signup/app';
 import {
   errorPage,
   escapeHtml,
@@ -189,5 +190,50 @@ describe('pages', () => {
       'being prepared',
     );
     expect(errorPage('en', 'token-invalid')).toContain('click &quot;Set up your account&quot; again');
+  });
+
+  it('explains in both languages that only a tenant administrator can link', () => {
+    const en = errorPage('en', 'link-admin-required');
+    expect(en).toContain('<html lang="en">');
+    expect(en).toContain('<h1>Only a tenant administrator can link a subscription</h1>');
+    const ja = errorPage('ja', 'link-admin-required');
+    expect(ja).toContain('<html lang="ja">');
+    expect(ja).toContain('<h1>サブスクリプションを紐付けられるのはテナント管理者のみです</h1>');
+    expect(errorPage('en', 'link-not-allowed')).toContain('Only an administrator of an account can link');
+    expect(errorPage('ja', 'link-not-allowed')).toContain('そのアカウントの管理者のみです');
+  });
+});
+
+describe('administeredTenants', () => {
+  const saasus = { envId: 3, adminRoleNames: ['admin', 'owner'] };
+  const tenant = (id: string, envs: [number, string[]][]): LinkableTenant => ({
+    id,
+    name: `Tenant ${id}`,
+    envs: envs.map(([envId, roles]) => ({
+      id: envId,
+      roles: roles.map((role) => ({ role_name: role })),
+    })),
+  });
+
+  it('keeps the tenants where the user holds any configured admin role in the configured env', () => {
+    const tenants = [
+      tenant('admin', [[3, ['admin']]]),
+      tenant('owner-and-member', [[3, ['member', 'owner']]]),
+      tenant('no-role', []),
+      tenant('member', [[3, ['member']]]),
+      tenant('admin-in-another-env', [
+        [4, ['admin']],
+        [3, ['member']],
+      ]),
+      tenant('look-alike-role', [[3, ['Admin', 'admin ', 'administrator']]]),
+    ];
+    expect(administeredTenants(tenants, saasus).map((kept) => kept.id)).toEqual([
+      'admin',
+      'owner-and-member',
+    ]);
+    expect(
+      administeredTenants(tenants, { envId: 4, adminRoleNames: ['admin'] }).map((kept) => kept.id),
+    ).toEqual(['admin-in-another-env']);
+    expect(administeredTenants([], saasus)).toEqual([]);
   });
 });

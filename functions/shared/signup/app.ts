@@ -35,12 +35,34 @@ import {
  * - `POST /`              AWS Marketplace's form post: resolve the token, upsert the license, 303 → /register
  * - `GET|POST /register`  the registration page and its submit (the provisioning saga)
  * - `GET /link`           "link to my existing account": 303 to the SaaS sign-in
- * - `GET /link/callback`  SaaSus temporary code → the user's tenants to choose from
- * - `POST /link`          attach the license to the chosen tenant
+ * - `GET /link/callback`  SaaSus temporary code → the tenants the user administers, to choose from
+ * - `POST /link`          attach the license to the chosen tenant (one the session says they administer)
  *
  * Every failure is a page a person understands with a status a machine understands; none of
  * them writes a license record, and the registration token never reaches a URL, cookie or log.
  */
+
+/** A tenant the signed-in SaaSus user belongs to, with the roles they hold in it per env (userinfo). */
+export interface LinkableTenant {
+  id: string;
+  name: string;
+  envs: readonly { id: number; roles: readonly { role_name: string }[] }[];
+}
+
+/**
+ * The tenants in which the user holds one of the admin roles (`saasus.adminRoleNames`) in the
+ * configured env (`saasus.envId`): only those may receive a license. Membership alone, or an admin
+ * role in another env, is not enough.
+ */
+export const administeredTenants = <T extends LinkableTenant>(
+  tenants: readonly T[],
+  { envId, adminRoleNames }: Pick<DeploymentConfig['saasus'], 'envId' | 'adminRoleNames'>,
+): T[] => {
+  const adminRoles = new Set(adminRoleNames);
+  return tenants.filter((tenant) =>
+    tenant.envs.some((env) => env.id === envId && env.roles.some((role) => adminRoles.has(role.role_name))),
+  );
+};
 
 export interface SignUpAppDependencies {
   config: DeploymentConfig;
@@ -48,8 +70,8 @@ export interface SignUpAppDependencies {
   resolveCustomer: (token: string) => Promise<ResolvedCustomer>;
   provisioning: Provisioning;
   sessions: () => Promise<SessionSealer>;
-  /** SaaSus calls of the link flow. */
-  exchangeCode: (code: string) => Promise<{ userId: string; tenants: { id: string; name: string }[] }>;
+  /** SaaSus calls of the link flow: the temporary code → the user and their tenants (with roles). */
+  exchangeCode: (code: string) => Promise<{ userId: string; tenants: LinkableTenant[] }>;
   logger: Pick<Logger, 'info' | 'warn' | 'error'>;
   /** Path prefix of the routes ('' behind API Gateway). */
   basePath?: string;
@@ -233,16 +255,31 @@ export const createSignUpApp = (deps: SignUpAppDependencies) => {
       }
       throw error;
     }
+    // Only a tenant administrator may attach a subscription (and its plan) to a tenant.
+    const administered = administeredTenants(user.tenants, config.saasus);
+    if (administered.length === 0) {
+      logger.info('Link refused: the signed-in user administers no tenant', {
+        licenseKey: session.lk,
+        memberships: user.tenants.length,
+      });
+      // The session is left as it was: nothing is offered, nothing changes.
+      throw new HttpProblem(403, 'link-admin-required');
+    }
     const sealer = await deps.sessions();
     const { cookieValue, session: linked } = sealer.seal({
       sid: session.sid,
       lk: session.lk,
       uid: user.userId,
-      tids: user.tenants.map((tenant) => tenant.id),
+      atids: administered.map((tenant) => tenant.id),
     });
     return html(
       200,
-      tenantChoicePage({ lang, basePath: base, csrfToken: sealer.csrfToken(linked), tenants: user.tenants }),
+      tenantChoicePage({
+        lang,
+        basePath: base,
+        csrfToken: sealer.csrfToken(linked),
+        tenants: administered.map(({ id, name }) => ({ id, name })),
+      }),
       { cookies: [sessionCookie(cookieValue, ttl)] },
     );
   };
@@ -253,8 +290,16 @@ export const createSignUpApp = (deps: SignUpAppDependencies) => {
     await requireCsrf(session, fields);
     const tenantId = fields.get('tenantId');
     if (!session.uid || !tenantId) throw new HttpProblem(400, 'bad-request');
+    // The form is not trusted: the tenant must be one the callback found the user administers.
+    const allowed = session.atids ?? [];
+    if (!allowed.includes(tenantId)) {
+      logger.warn('Link refused: the tenant is not one the signed-in user administers', {
+        licenseKey: session.lk,
+      });
+      throw new HttpProblem(403, 'link-not-allowed');
+    }
     try {
-      await deps.provisioning.linkExistingTenant(session.lk, tenantId, session.tids ?? []);
+      await deps.provisioning.linkExistingTenant(session.lk, tenantId, allowed);
     } catch (error) {
       if (error instanceof ProvisioningError) {
         logger.warn('Link refused', { licenseKey: session.lk, reason: error.message });

@@ -58,7 +58,8 @@ const text = {
     linkedBody: 'This subscription is now attached to your existing account.',
     signIn: 'Sign in',
     chooseTenantTitle: 'Choose the account to link',
-    chooseTenantBody: 'Pick the account this AWS Marketplace subscription should be attached to.',
+    chooseTenantBody:
+      'Pick the account this AWS Marketplace subscription should be attached to. Only the accounts you administer are listed.',
     link: 'Link',
     errors: {
       'bad-request': ['We could not read this request', 'Please start again from AWS Marketplace.'],
@@ -78,6 +79,14 @@ const text = {
       'method-not-allowed': ['This page cannot be used that way', 'Please start again from AWS Marketplace.'],
       'not-found': ['Page not found', 'Please start again from AWS Marketplace.'],
       forbidden: ['This request was refused', 'Reload the registration page and try again.'],
+      'link-admin-required': [
+        'Only a tenant administrator can link a subscription',
+        'You signed in, but you are not an administrator of any account. Ask an administrator of the account to sign in and link this subscription. Nothing was changed.',
+      ],
+      'link-not-allowed': [
+        'This subscription cannot be linked to that account',
+        'Only an administrator of an account can link a subscription to it. Nothing was changed.',
+      ],
       internal: ['Something went wrong on our side', 'Please try again later. Nothing was charged twice.'],
     },
     field: {
@@ -108,7 +117,8 @@ const text = {
     linkedBody: 'このサブスクリプションは既存のアカウントに紐付けられました。',
     signIn: 'サインイン',
     chooseTenantTitle: '紐付けるアカウントを選択',
-    chooseTenantBody: 'この AWS Marketplace のサブスクリプションを紐付けるアカウントを選んでください。',
+    chooseTenantBody:
+      'この AWS Marketplace のサブスクリプションを紐付けるアカウントを選んでください。あなたが管理者であるアカウントのみ表示しています。',
     link: '紐付ける',
     errors: {
       'bad-request': ['リクエストを読み取れませんでした', 'AWS Marketplace からもう一度お試しください。'],
@@ -136,6 +146,14 @@ const text = {
       forbidden: [
         'リクエストを受け付けられませんでした',
         '登録ページを再読み込みしてもう一度お試しください。',
+      ],
+      'link-admin-required': [
+        'サブスクリプションを紐付けられるのはテナント管理者のみです',
+        'サインインしたユーザーは、どのアカウントの管理者でもありません。アカウントの管理者がサインインして、このサブスクリプションを紐付けてください。変更は行われていません。',
+      ],
+      'link-not-allowed': [
+        'このアカウントにはサブスクリプションを紐付けられません',
+        'サブスクリプションを紐付けられるのは、そのアカウントの管理者のみです。変更は行われていません。',
       ],
       internal: [
         'エラーが発生しました',

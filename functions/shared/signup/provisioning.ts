@@ -385,8 +385,9 @@ export const createProvisioning = (deps: ProvisioningDependencies) => {
       withLease(licenseKey, (license) => provisionHeld(license, submitted)),
 
     /**
-     * Attaches a license to a tenant the buyer already belongs to (proven through SaaSus).
-     * `allowedTenantIds` are the tenants SaaSus says the signed-in user belongs to.
+     * Attaches a license to a tenant the buyer already administers (proven through SaaSus).
+     * `allowedTenantIds` are the tenants SaaSus says the signed-in user holds an admin role in
+     * (`saasus.adminRoleNames` in `saasus.envId`); any other tenant is refused before anything is written.
      */
     async linkExistingTenant(
       licenseKey: string,
@@ -394,7 +395,7 @@ export const createProvisioning = (deps: ProvisioningDependencies) => {
       allowedTenantIds: readonly string[],
     ): Promise<ProvisioningOutcome> {
       if (!allowedTenantIds.includes(tenantId)) {
-        throw new ProvisioningError('The signed-in user does not belong to that tenant');
+        throw new ProvisioningError('The signed-in user does not administer that tenant');
       }
       return withLease(licenseKey, (license) => linkHeld(license, tenantId));
     },

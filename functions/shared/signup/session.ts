@@ -26,8 +26,12 @@ const sessionSchema = z.object({
   exp: z.number().int(),
   /** For the "link an existing account" flow: the SaaSus user id proven through SaaSus sign-in. */
   uid: z.string().optional(),
-  /** The tenants SaaSus says that user belongs to: the only ones the license may be linked to. */
-  tids: z.array(z.string()).max(200).optional(),
+  /**
+   * The tenants SaaSus says that user administers (an admin role in `saasus.envId`): the only ones
+   * the license may be linked to. Named apart from the `tids` of earlier releases, which held every
+   * tenant the user belonged to: a session sealed by those cannot link (an unknown field is dropped).
+   */
+  atids: z.array(z.string()).max(200).optional(),
 });
 
 export type RegistrationSession = z.output<typeof sessionSchema>;
