@@ -39,7 +39,7 @@ const licenseUpdated = (license: ProvisionedLicense, time: string, agreementId?:
   });
 
 const agreementEvent = (
-  kind: 'Created' | 'Ended',
+  kind: 'Created' | 'Amended' | 'Ended',
   license: ProvisionedLicense,
   agreementId: string,
   time: string,
@@ -135,6 +135,96 @@ describe('License Updated', () => {
     const item = await h.license(licenseArn);
     expect(item).toMatchObject({ licenseArn, customerAwsAccountId: account, status: 'active' });
     expect(item.tenantId).toBeUndefined();
+  });
+});
+
+describe('directory services follow the plan', () => {
+  /** Requests the iDoperation emulator received about one user, optionally of one method. */
+  const directoryCalls = (directoryUserId: string, method?: string) =>
+    h.idoperation
+      .calls()
+      .filter(
+        (call) =>
+          call.path.endsWith(`/users/${directoryUserId}`) && (method === undefined || call.method === method),
+      );
+  const actionsOf = (delivery: { result?: unknown }) =>
+    (delivery.result as { outcome?: { actions?: string[] } } | undefined)?.outcome?.actions;
+
+  it("an amendment that changes the plan gives the directory user the new plan's services, once", async () => {
+    const { license, agreementId } = await activeLicense(['basic']);
+    const directoryUserId = license.directoryUserId;
+    expect(h.tenantPlan(license.tenantId)).toBe(plans().basic);
+    // Sign-up gave the user the basic plan's services: activation looked and changed nothing.
+    expect(h.directoryUser(directoryUserId)?.services).toEqual([1]);
+    expect(directoryCalls(directoryUserId, 'GET').length).toBeGreaterThan(0);
+    expect(directoryCalls(directoryUserId, 'PATCH')).toEqual([]);
+
+    // The buyer amends to pro: AWS sends Purchase Agreement Amended, and License Updated as the
+    // entitlements change.
+    h.marketplace.setEntitlements(license.licenseArn, [{ dimension: 'pro', value: 1 }]);
+    const amended = agreementEvent('Amended', license, agreementId, minute(2), {
+      intent: 'AMEND',
+      status: 'ACTIVE',
+    });
+    const updated = licenseUpdated(license, minute(2), agreementId);
+    expect((await h.deliver('marketplace', amended)).errors).toEqual([]);
+    const delivery = await h.deliver('marketplace', updated);
+
+    expect(delivery.errors).toEqual([]);
+    expect(actionsOf(delivery)).toEqual(['set-plan', 'set-directory-services']);
+    expect(h.tenantPlan(license.tenantId)).toBe(plans().pro);
+    expect(h.directoryUser(directoryUserId)).toMatchObject({ services: [1, 2], is_disabled: 0 });
+    expect(directoryCalls(directoryUserId, 'PATCH')).toHaveLength(1);
+    expect(detailTypes(license)).toEqual(['License Activated', 'Entitlements Changed']);
+
+    // A duplicate delivery of the same event: no second call of any kind.
+    const callsBefore = directoryCalls(directoryUserId).length;
+    const again = await h.deliver('marketplace', updated);
+    expect(again.result).toEqual(delivery.result);
+    expect(directoryCalls(directoryUserId)).toHaveLength(callsBefore);
+
+    // The same facts once more under another event id (a copy, a redrive after the idempotency
+    // window): the processor runs and looks, and finds nothing to change.
+    const copy = await h.deliver('marketplace', licenseUpdated(license, minute(3), agreementId));
+    expect(copy.errors).toEqual([]);
+    expect(actionsOf(copy)).toEqual([]);
+    expect(directoryCalls(directoryUserId).length).toBeGreaterThan(callsBefore);
+    expect(directoryCalls(directoryUserId, 'PATCH')).toHaveLength(1);
+    expect(h.directoryUser(directoryUserId)?.services).toEqual([1, 2]);
+  });
+
+  it('leaves the disabled directory user of a revoked license alone; reinstatement brings it in step', async () => {
+    const { license, agreementId } = await activeLicense(['basic']);
+    const directoryUserId = license.directoryUserId;
+    await h.deliver(
+      'marketplace',
+      agreementEvent('Ended', license, agreementId, minute(5), { status: 'CANCELLED' }),
+    );
+    expect(h.directoryUser(directoryUserId)).toMatchObject({ is_disabled: 1, services: [1] });
+    const patches = directoryCalls(directoryUserId, 'PATCH').length;
+
+    // The entitlements change while the license is ending: the plan the license would have changes,
+    // but a revoked user is neither given services nor enabled.
+    h.marketplace.setEntitlements(license.licenseArn, [{ dimension: 'pro', value: 1 }]);
+    const updated = await h.deliver('marketplace', licenseUpdated(license, minute(6), agreementId));
+
+    expect(updated.errors).toEqual([]);
+    expect(actionsOf(updated)).toEqual([]);
+    expect((await h.license(license.licenseKey)).status).toBe('ending');
+    expect(h.directoryUser(directoryUserId)).toMatchObject({ is_disabled: 1, services: [1] });
+    expect(directoryCalls(directoryUserId, 'PATCH')).toHaveLength(patches);
+
+    // A renewal reinstates the license: the user is enabled and gets the pro plan's services.
+    const renewal = await h.deliver(
+      'marketplace',
+      agreementEvent('Created', license, `agmt-${randomUUID()}`, minute(30), {
+        intent: 'RENEW',
+        previousAgreementId: agreementId,
+      }),
+    );
+    expect(renewal.errors).toEqual([]);
+    expect(actionsOf(renewal)).toEqual(['set-plan', 'enable-directory-user', 'set-directory-services']);
+    expect(h.directoryUser(directoryUserId)).toMatchObject({ is_disabled: 0, services: [1, 2] });
   });
 });
 

@@ -4,7 +4,7 @@ import { type DeploymentConfig, parseDeploymentConfig } from '#shared/config';
 import type { LicenseSignal } from '#shared/events/license-signal';
 import { parseMarketplaceEvent } from '#shared/events/marketplace-eventbridge';
 import { parseMarketplaceSnsMessage, type SnsAction } from '#shared/events/marketplace-sns';
-import { desiredEffects, type Registration } from '#shared/license/effects';
+import { desiredEffects, directoryServicesFor, type Registration } from '#shared/license/effects';
 import { type LicenseCandidate, licenseLookupFor, pickLicense } from '#shared/license/locate';
 import { type ObservedState, type ReconcileAction, reconcile } from '#shared/license/reconcile';
 import {
@@ -23,7 +23,10 @@ import { exampleConfigInput } from '../support/config.js';
  * replacements, cancellations, deprovisions, entitlement changes) for one to three licenses is
  * delivered once in time order and once shuffled with duplicates. A simulated handler parses,
  * locates, applies, reconciles and acts on an in-memory SaaSus + directory after every delivery.
- * Both runs must end with the same records, statuses and external world.
+ * Both runs must end with the same records, statuses and external world, including the services
+ * of the directory users of every license that still grants access (a revoked license's directory
+ * users are deliberately left as they were, so theirs may depend on the history: that no services
+ * call reaches them is checked at every delivery instead).
  */
 
 // ---------- scenario generation ----------
@@ -54,6 +57,8 @@ interface ConfigSpec {
   readonly tenantUsers: 'keep' | 'remove';
   readonly disableDirectoryUsers: boolean;
   readonly revokedPlan: boolean;
+  /** `partial`: only the basic plan has a servicesByPlan entry (EPM), pro falls back to PAM. */
+  readonly services: 'example' | 'partial';
 }
 
 const dims = fc.subarray(['basic', 'pro', 'storage_gb']);
@@ -106,6 +111,7 @@ const configSpec: fc.Arbitrary<ConfigSpec> = fc.record({
   tenantUsers: fc.constantFrom('keep' as const, 'remove' as const),
   disableDirectoryUsers: fc.boolean(),
   revokedPlan: fc.boolean(),
+  services: fc.constantFrom('example' as const, 'partial' as const),
 });
 
 const configs = new Map<string, DeploymentConfig>();
@@ -118,6 +124,9 @@ const configFor = (spec: ConfigSpec): DeploymentConfig => {
   if (spec.pricingModel === 'contract') input.metering = { ...input.metering, units: [] };
   if (spec.revokedPlan) input.plans.revokedPlanId = '0f8d6c2e-9999-4a7b-9c3d-000000000009';
   input.revocation = { tenantUsers: spec.tenantUsers, disableDirectoryUsers: spec.disableDirectoryUsers };
+  if (spec.services === 'partial' && input.idoperation) {
+    input.idoperation.servicesByPlan = { [input.plans.byDimension.basic as string]: [2] };
+  }
   const config = parseDeploymentConfig(input);
   configs.set(key, config);
   return config;
@@ -316,7 +325,7 @@ const buildScenario = (spec: { config: ConfigSpec; histories: LicenseHistorySpec
 interface World {
   readonly plans: Map<string, string | null>;
   readonly members: Map<string, Set<string>>;
-  readonly directory: Map<string, boolean>;
+  readonly directory: Map<string, { disabled: boolean; services: number[] }>;
   /** `endingSince` of each flushed episode, per license. */
   readonly flushes: Map<string, string[]>;
 }
@@ -330,12 +339,19 @@ interface Run {
 
 const newRun = (scenario: Scenario): Run => {
   const world: World = { plans: new Map(), members: new Map(), directory: new Map(), flushes: new Map() };
+  const { idoperation, plans } = scenario.config;
+  // What sign-up gives a directory user before the license is active: the default plan's services.
+  const signUpServices = directoryServicesFor(idoperation?.servicesByPlan ?? {}, plans.defaultPlanId);
   for (const license of scenario.licenses) {
     const { tenantId, users } = license.registration;
     // Sign-up created the tenant without a plan, with its users, and registered the directory users.
     world.plans.set(tenantId, null);
     world.members.set(tenantId, new Set(users.map((user) => user.userId)));
-    for (const user of users) if (user.directoryUserId) world.directory.set(user.directoryUserId, false);
+    for (const user of users) {
+      if (user.directoryUserId) {
+        world.directory.set(user.directoryUserId, { disabled: false, services: [...signUpServices] });
+      }
+    }
     world.flushes.set(license.arn, []);
   }
   return { records: new Map(), world, activations: new Map(), parked: [] };
@@ -350,7 +366,8 @@ const observe = (world: World, registration: Registration): ObservedState => ({
       : [
           {
             directoryUserId: user.directoryUserId,
-            disabled: world.directory.get(user.directoryUserId) ?? false,
+            disabled: world.directory.get(user.directoryUserId)?.disabled ?? false,
+            services: [...(world.directory.get(user.directoryUserId)?.services ?? [])],
           },
         ],
   ),
@@ -371,11 +388,16 @@ const act = (world: World, licenseKey: string, action: ReconcileAction) => {
       world.members.get(action.tenantId)?.delete(action.userId);
       return;
     case 'enable-directory-user':
-      world.directory.set(action.directoryUserId, false);
+    case 'disable-directory-user': {
+      const user = world.directory.get(action.directoryUserId);
+      if (user) user.disabled = action.type === 'disable-directory-user';
       return;
-    case 'disable-directory-user':
-      world.directory.set(action.directoryUserId, true);
+    }
+    case 'set-directory-services': {
+      const user = world.directory.get(action.directoryUserId);
+      if (user) user.services = [...action.services];
       return;
+    }
   }
 };
 
@@ -418,7 +440,12 @@ const deliver = (scenario: Scenario, run: Run, event: GeneratedEvent): boolean =
       run.activations.set(license.arn, (run.activations.get(license.arn) ?? 0) + 1);
     }
   }
-  for (const action of reconcile(effects, observe(run.world, license.registration))) {
+  const actions = reconcile(effects, observe(run.world, license.registration));
+  // A license that does not grant access never has its directory users' services changed.
+  if (effects.access !== 'enabled') {
+    expect(actions.filter((action) => action.type === 'set-directory-services')).toEqual([]);
+  }
+  for (const action of actions) {
     act(run.world, license.arn, action);
     if (action.type === 'flush-final-usage') after = recordFinalFlush(after, action.endingSince);
   }
@@ -498,13 +525,25 @@ describe('license state machine convergence', () => {
               expect(run.world.flushes.get(license.arn)?.some((flushed) => flushed >= episode)).toBe(true);
             }
           }
+          // While the license grants access, its directory users hold its plan's services in both runs.
+          const services = desiredEffects(actual, context).directoryServices;
+          if (services.kind === 'set') {
+            for (const { directoryUserId } of license.registration.users) {
+              if (directoryUserId === undefined) continue;
+              for (const run of [reference, delivered]) {
+                expect(run.world.directory.get(directoryUserId)?.services).toEqual(services.services);
+              }
+            }
+          }
           // Activation is announced at most once per license, whatever the order.
           expect(reference.activations.get(license.arn) ?? 0).toBeLessThanOrEqual(1);
           expect(delivered.activations.get(license.arn) ?? 0).toBeLessThanOrEqual(1);
         }
         expect(delivered.world.plans).toEqual(reference.world.plans);
         expect(delivered.world.members).toEqual(reference.world.members);
-        expect(delivered.world.directory).toEqual(reference.world.directory);
+        const disabledFlags = (run: Run) =>
+          new Map([...run.world.directory].map(([id, user]) => [id, user.disabled]));
+        expect(disabledFlags(delivered)).toEqual(disabledFlags(reference));
       }),
       { numRuns: 1000, seed: 20260701 },
     );

@@ -4,6 +4,7 @@ import type { LicenseSignal, LicenseSignalBody } from '#shared/events/license-si
 import {
   type DesiredEffects,
   desiredEffects,
+  directoryServicesFor,
   type EffectContext,
   type Registration,
 } from '#shared/license/effects';
@@ -30,6 +31,8 @@ const config = (
     defaultPlanId?: string | null;
     tenantUsers?: 'keep' | 'remove';
     disable?: boolean;
+    /** Replaces `idoperation.servicesByPlan`; null removes the iDoperation directory. */
+    servicesByPlan?: Record<string, (1 | 2)[]> | null;
   } = {},
 ): DeploymentConfig => {
   const input = exampleConfigInput();
@@ -41,6 +44,10 @@ const config = (
     tenantUsers: overrides.tenantUsers ?? 'keep',
     disableDirectoryUsers: overrides.disable ?? true,
   };
+  if (overrides.servicesByPlan === null) delete input.idoperation;
+  else if (overrides.servicesByPlan && input.idoperation) {
+    input.idoperation.servicesByPlan = overrides.servicesByPlan;
+  }
   return parseDeploymentConfig(input);
 };
 
@@ -180,7 +187,14 @@ describe('reconcile', () => {
   const rightFor = (desired: DesiredEffects): ObservedState => ({
     planId: desired.plan.kind === 'set' ? desired.plan.planId : 'whatever',
     tenantUserIds: desired.tenantUsers === 'present' ? ['user-1', 'user-2'] : [],
-    directoryUsers: [{ directoryUserId: 'dir-1', disabled: desired.directoryUsers === 'disabled' }],
+    directoryUsers: [
+      {
+        directoryUserId: 'dir-1',
+        disabled: desired.directoryUsers === 'disabled',
+        // Whatever the user has when the effects leave the services alone.
+        services: desired.directoryServices.kind === 'set' ? [...desired.directoryServices.services] : [2],
+      },
+    ],
   });
 
   it('does nothing when the world is already right', () => {
@@ -200,7 +214,7 @@ describe('reconcile', () => {
     const observed: ObservedState = {
       planId: null,
       tenantUserIds: ['user-1'],
-      directoryUsers: [{ directoryUserId: 'dir-1', disabled: true }],
+      directoryUsers: [{ directoryUserId: 'dir-1', disabled: true, services: [1] }],
     };
     expect(reconcile(effects(active()), observed)).toEqual([
       { type: 'set-plan', tenantId: 'tenant-1', planId: basicPlan },
@@ -214,7 +228,7 @@ describe('reconcile', () => {
     const observed: ObservedState = {
       planId: basicPlan,
       tenantUserIds: ['user-2', 'user-1', 'someone-else'],
-      directoryUsers: [{ directoryUserId: 'dir-1', disabled: false }],
+      directoryUsers: [{ directoryUserId: 'dir-1', disabled: false, services: [1, 2] }],
     };
     expect(reconcile(effects(ending(), cfg), observed)).toEqual([
       { type: 'flush-final-usage', endingSince: at(30) },
@@ -235,6 +249,127 @@ describe('reconcile', () => {
     expect(reconcile(unregistered, rightFor(unregistered))).toEqual([
       { type: 'flush-final-usage', endingSince: at(30) },
     ]);
+  });
+});
+
+describe('directory services', () => {
+  const contract = (overrides: Parameters<typeof config>[1] = {}) => config('contract', overrides);
+  const onPlan = (dimension: string, cfg = contract()) =>
+    effects(withDimensions(active(), [dimension]), cfg).directoryServices;
+
+  it("an active license's users get the services of its plan", () => {
+    expect(effects(active()).directoryServices).toEqual({
+      kind: 'set',
+      services: [1],
+      reason: `the services of plan "${basicPlan}"`,
+    });
+    expect(onPlan('basic')).toMatchObject({ kind: 'set', services: [1] });
+    expect(onPlan('pro')).toMatchObject({ kind: 'set', services: [1, 2] });
+  });
+
+  it("a plan without a servicesByPlan entry gets iDoperation's default, PAM only", () => {
+    const cfg = contract({ servicesByPlan: { [basicPlan]: [2] } });
+    expect(onPlan('basic', cfg)).toMatchObject({ kind: 'set', services: [2] });
+    expect(onPlan('pro', cfg)).toEqual({
+      kind: 'set',
+      services: [1],
+      reason: `plan "${proPlan}" has no servicesByPlan entry: iDoperation's default (PAM only)`,
+    });
+  });
+
+  it('is sorted and without repeats, whatever the config lists', () => {
+    expect(onPlan('pro', contract({ servicesByPlan: { [proPlan]: [2, 1, 2] } }))).toMatchObject({
+      services: [1, 2],
+    });
+    expect(directoryServicesFor({ p: [2, 2] }, 'p')).toEqual([2]);
+    expect(directoryServicesFor({ p: [2] }, 'other')).toEqual([1]);
+    expect(directoryServicesFor({ p: [2] }, null)).toEqual([1]);
+  });
+
+  it('leaves the services alone while pending, once revoked, without a plan or without a directory', () => {
+    const kept = (desired: DesiredEffects) => desired.directoryServices.kind;
+    expect(kept(effects(initialRecord()))).toBe('keep');
+    // Revoked: the users are disabled, or (disableDirectoryUsers false) kept as they are.
+    expect(kept(effects(withDimensions(ending(), ['pro']), contract()))).toBe('keep');
+    expect(kept(effects(withDimensions(ending(), ['pro']), contract({ disable: false })))).toBe('keep');
+    expect(kept(effects(ended(), config('subscription', { revokedPlanId: revokedPlan })))).toBe('keep');
+    expect(kept(effects(withDimensions(active(), []), contract()))).toBe('keep');
+    expect(kept(effects(applySignal(initialRecord(), signal(0, { kind: 'subscribe-fail' }))))).toBe('keep');
+    expect(kept(effects(active(), contract({ defaultPlanId: null })))).toBe('keep');
+    expect(effects(active(), config('subscription', { servicesByPlan: null })).directoryServices).toEqual({
+      kind: 'keep',
+      reason: 'no iDoperation directory is configured',
+    });
+  });
+});
+
+describe('reconcile: directory services', () => {
+  const cfg = config('contract');
+  const observedWith = (
+    services: number[],
+    disabled = false,
+    planId: string | null = proPlan,
+  ): ObservedState => ({
+    planId,
+    tenantUserIds: ['user-1', 'user-2'],
+    directoryUsers: [{ directoryUserId: 'dir-1', disabled, services }],
+  });
+  const onPro = () => effects(withDimensions(active(), ['pro'], 2), cfg);
+
+  it('a plan change sets the new plan and the new services, once', () => {
+    const actions = reconcile(onPro(), observedWith([1], false, basicPlan));
+    expect(actions).toEqual([
+      { type: 'set-plan', tenantId: 'tenant-1', planId: proPlan },
+      { type: 'set-directory-services', directoryUserId: 'dir-1', services: [1, 2] },
+    ]);
+    // Once applied, a repeat (a duplicate or a reordered older event) asks for nothing.
+    expect(reconcile(onPro(), observedWith([1, 2]))).toEqual([]);
+    // A downgrade takes the service away again.
+    expect(reconcile(effects(withDimensions(active(), ['basic'], 3), cfg), observedWith([1, 2]))).toEqual([
+      { type: 'set-plan', tenantId: 'tenant-1', planId: basicPlan },
+      { type: 'set-directory-services', directoryUserId: 'dir-1', services: [1] },
+    ]);
+  });
+
+  it('compares the services as a set of the codes we manage', () => {
+    expect(reconcile(onPro(), observedWith([2, 1]))).toEqual([]);
+    expect(reconcile(onPro(), observedWith([1, 2, 2]))).toEqual([]);
+    // A code iDoperation may add later is neither compared nor a reason to write.
+    expect(reconcile(onPro(), observedWith([1, 2, 7]))).toEqual([]);
+    expect(reconcile(onPro(), observedWith([7]))).toEqual([
+      { type: 'set-directory-services', directoryUserId: 'dir-1', services: [1, 2] },
+    ]);
+  });
+
+  it('a revoked license: no services call and no re-enabling, whatever its entitlements say', () => {
+    const revoked = effects(withDimensions(ending(), ['pro'], 50), cfg);
+    expect(revoked.plan).toEqual({ kind: 'set', planId: null, reason: 'revoked: no plan' });
+    // A pure contract is never metered, so there is no final flush either: nothing at all to do.
+    expect(reconcile(revoked, observedWith([1], true, null))).toEqual([]);
+    const kept = effects(withDimensions(ending(), ['pro'], 50), config('contract', { disable: false }));
+    expect(reconcile(kept, observedWith([1], false, null))).toEqual([]);
+  });
+
+  it('reinstatement enables the user, then brings its services in step', () => {
+    const reinstated = applySignal(
+      withDimensions(ending(), ['pro'], 50),
+      signal(55, { kind: 'agreement-created', agreementId: 'A2' }),
+    );
+    expect(effects(reinstated, cfg).access).toBe('enabled');
+    expect(reconcile(effects(recordFinalFlush(reinstated, at(30)), cfg), observedWith([1], true))).toEqual([
+      { type: 'enable-directory-user', directoryUserId: 'dir-1' },
+      { type: 'set-directory-services', directoryUserId: 'dir-1', services: [1, 2] },
+    ]);
+  });
+
+  it('users without a directory account, or whose account is gone, get no call', () => {
+    const desired = onPro();
+    expect(reconcile(desired, { ...observedWith([1]), directoryUsers: [] })).toEqual([]);
+    const unlinked = desiredEffects(withDimensions(active(), ['pro'], 2), {
+      config: cfg,
+      registration: { tenantId: 'tenant-1', users: [{ userId: 'user-1' }, { userId: 'user-2' }] },
+    });
+    expect(reconcile(unlinked, observedWith([1]))).toEqual([]);
   });
 });
 

@@ -2,7 +2,7 @@ import { now as businessNow } from '../clock.js';
 import type { DeploymentConfig } from '../config.js';
 import type { DomainEvent } from '../domain-events.js';
 import { IdoperationConflictError } from '../idoperation/errors.js';
-import { type DesiredEffects, desiredEffects } from '../license/effects.js';
+import { type DesiredEffects, desiredEffects, directoryServicesFor } from '../license/effects.js';
 import { parseLicenseRecord } from '../license/record.js';
 import {
   decideSaasusSignal,
@@ -132,7 +132,7 @@ export const createSaasusEventProcessor = (deps: SaasusEventDependencies) => {
       }));
     }
     const planId = effects.plan.kind === 'set' ? effects.plan.planId : null;
-    const services = (planId ? directory.servicesByPlan[planId] : undefined) ?? [1];
+    const services = directoryServicesFor(directory.servicesByPlan, planId);
     try {
       const user = await idoperation.registerUser({
         login_id: email,

@@ -1,8 +1,13 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { IdoperationNotFoundError } from '../idoperation/errors.js';
-import type { IdoperationClient } from '../idoperation/index.js';
+import type { ChangeUserInput, IdoperationClient } from '../idoperation/index.js';
 import type { DesiredEffects, Registration } from '../license/effects.js';
-import { type ObservedState, type ReconcileAction, reconcile } from '../license/reconcile.js';
+import {
+  type ObservedDirectoryUser,
+  type ObservedState,
+  type ReconcileAction,
+  reconcile,
+} from '../license/reconcile.js';
 import type { SaasusClient } from '../saasus/client.js';
 import { SaasusApiError } from '../saasus/errors.js';
 import type { CreateTenantUserInput, TenantUser } from '../saasus/schemas.js';
@@ -11,10 +16,11 @@ import { eventAttributes, type MemberEntry, membersOf, type RemovedMembership } 
 import { type ConflictRetryOptions, updateLicense } from './license-writes.js';
 
 /**
- * Brings a license's SaaSus tenant and iDoperation users to what the state machine wants: reads
- * what is there (`observe`), lists the actions (`reconcile` plus finishing an interrupted
- * reinstatement) and carries each out so that repeating it is harmless: PUT/PATCH/DELETE are
- * idempotent, and every POST is preceded by a look-up (a POST is never repeated blindly).
+ * Brings a license's SaaSus tenant and iDoperation users (enabled or not, and their services) to
+ * what the state machine wants: reads what is there (`observe`), lists the actions (`reconcile`
+ * plus finishing an interrupted reinstatement) and carries each out so that repeating it is
+ * harmless: PUT/PATCH/DELETE are idempotent, and every POST is preceded by a look-up (a POST is
+ * never repeated blindly).
  */
 
 export type EventLogger = Pick<Logger, 'info' | 'warn' | 'error'>;
@@ -152,11 +158,11 @@ export const createTenantSync = (deps: TenantSyncDependencies) => {
     await restoreRoles(licenseKey, tenantId, userId);
   };
 
-  const changeDirectoryUser = async (directoryUserId: string, disable: boolean) => {
+  /** One PATCH of the given fields only; a user that no longer exists is left alone. */
+  const changeDirectoryUser = async (directoryUserId: string, changes: ChangeUserInput) => {
     if (!idoperation) return;
     try {
-      if (disable) await idoperation.disableUser(directoryUserId);
-      else await idoperation.changeUser(directoryUserId, { is_disabled: 0 });
+      await idoperation.changeUser(directoryUserId, changes);
     } catch (error) {
       if (!(error instanceof IdoperationNotFoundError)) throw error;
       logger.warn('Directory user not found; nothing to change', { directoryUserId });
@@ -182,13 +188,17 @@ export const createTenantSync = (deps: TenantSyncDependencies) => {
         throw error;
       }
       const members = await saasus.listTenantUsers(registration.tenantId);
-      const directoryUsers: { directoryUserId: string; disabled: boolean }[] = [];
+      const directoryUsers: ObservedDirectoryUser[] = [];
       if (idoperation) {
         for (const { directoryUserId } of registration.users) {
           if (directoryUserId === undefined) continue;
           try {
             const user = await idoperation.getUser(directoryUserId);
-            directoryUsers.push({ directoryUserId, disabled: user.is_disabled === 1 });
+            directoryUsers.push({
+              directoryUserId,
+              disabled: user.is_disabled === 1,
+              services: user.services,
+            });
           } catch (error) {
             if (!(error instanceof IdoperationNotFoundError)) throw error;
           }
@@ -234,10 +244,13 @@ export const createTenantSync = (deps: TenantSyncDependencies) => {
           await restoreRoles(licenseKey, action.tenantId, action.userId);
           return;
         case 'enable-directory-user':
-          await changeDirectoryUser(action.directoryUserId, false);
+          await changeDirectoryUser(action.directoryUserId, { is_disabled: 0 });
           return;
         case 'disable-directory-user':
-          await changeDirectoryUser(action.directoryUserId, true);
+          await changeDirectoryUser(action.directoryUserId, { is_disabled: 1 });
+          return;
+        case 'set-directory-services':
+          await changeDirectoryUser(action.directoryUserId, { services: [...action.services] });
           return;
       }
     },

@@ -8,12 +8,36 @@ import { type DerivedStatus, deriveStatus } from './status.js';
  * directory users and metering. Pure: reconcile.ts turns it into actions against observed state.
  */
 
+type DirectoryConfig = NonNullable<DeploymentConfig['idoperation']>;
+
+/** An iDoperation service code as the config maps plans to them (1 = PAM, 2 = EPM). */
+export type DirectoryServiceCode = DirectoryConfig['servicesByPlan'][string][number];
+
 /** The parts of the deployment config the effects depend on (a whole DeploymentConfig fits). */
 export interface EffectConfig {
   readonly marketplace: Pick<DeploymentConfig['marketplace'], 'pricingModel'>;
   readonly plans: DeploymentConfig['plans'];
   readonly revocation: DeploymentConfig['revocation'];
+  /** Absent when no iDoperation directory is configured. */
+  readonly idoperation?: Pick<DirectoryConfig, 'servicesByPlan'> | undefined;
 }
+
+/** What iDoperation gives a user registered without `services`: PAM only. */
+export const defaultDirectoryServices: readonly DirectoryServiceCode[] = [1];
+
+/**
+ * The iDoperation services of a directory user on `planId`: its `servicesByPlan` entry, or
+ * iDoperation's default (PAM only) for a plan without one or no plan. Sorted and without
+ * repeats, so two answers compare as lists. Registration and reconciliation both use it, so a
+ * user moved to a plan ends with what a fresh registration on that plan would have given.
+ */
+export const directoryServicesFor = (
+  servicesByPlan: Readonly<Record<string, readonly DirectoryServiceCode[]>>,
+  planId: string | null | undefined,
+): DirectoryServiceCode[] => {
+  const mapped = planId ? servicesByPlan[planId] : undefined;
+  return [...new Set(mapped ?? defaultDirectoryServices)].sort((a, b) => a - b);
+};
 
 export interface RegisteredUser {
   /** SaaSus user id. */
@@ -45,6 +69,12 @@ export type PlanDecision =
   /** Leave the tenant's plan as it is (nothing to decide it from yet). */
   | { readonly kind: 'keep'; readonly reason: string };
 
+export type DirectoryServicesDecision =
+  /** The registered users' directory accounts should have exactly these services (sorted). */
+  | { readonly kind: 'set'; readonly services: readonly DirectoryServiceCode[]; readonly reason: string }
+  /** Leave the directory accounts' services as they are. */
+  | { readonly kind: 'keep'; readonly reason: string };
+
 export interface DesiredEffects {
   readonly status: DerivedStatus;
   readonly access: AccessState;
@@ -55,6 +85,8 @@ export interface DesiredEffects {
   /** Tenant membership: the registered users are members, or every member is removed. */
   readonly tenantUsers: 'present' | 'removed';
   readonly directoryUsers: 'enabled' | 'disabled';
+  /** The iDoperation services of the registered users' directory accounts, from the plan. */
+  readonly directoryServices: DirectoryServicesDecision;
   /** Whether hourly metering may send records for the license. */
   readonly metering: 'open' | 'closed';
   /** The final usage of the current ending episode still has to be sent. */
@@ -127,11 +159,41 @@ const planOf = (
 };
 
 /**
+ * The directory services follow the plan only while the license grants access: a pending license
+ * has no plan yet, and a revoked license's directory users are left exactly as they are (whether
+ * disabled or, with `disableDirectoryUsers: false`, kept enabled); reinstatement brings them in
+ * step again. A plan without a `servicesByPlan` entry gets iDoperation's default (PAM only).
+ */
+const directoryServicesOf = (
+  access: AccessState,
+  plan: PlanDecision,
+  config: EffectConfig,
+): DirectoryServicesDecision => {
+  const directory = config.idoperation;
+  if (!directory) return { kind: 'keep', reason: 'no iDoperation directory is configured' };
+  if (access === 'pending') return { kind: 'keep', reason: 'no services change until the license is active' };
+  if (access === 'revoked') return { kind: 'keep', reason: 'revoked: directory users are left as they are' };
+  if (plan.kind === 'keep' || plan.planId === null) {
+    return { kind: 'keep', reason: `no plan to take the services from (${plan.reason})` };
+  }
+  const { planId } = plan;
+  return {
+    kind: 'set',
+    services: directoryServicesFor(directory.servicesByPlan, planId),
+    reason:
+      directory.servicesByPlan[planId] === undefined
+        ? `plan "${planId}" has no servicesByPlan entry: iDoperation's default (PAM only)`
+        : `the services of plan "${planId}"`,
+  };
+};
+
+/**
  * Desired effects of a license record. Choices the task left open:
  * - Several entitled dimensions: the first in `plans.byDimension` order decides the plan.
  * - Access is revoked from `ending` on (the agreement is over); metering stays open until
  *   `ended` so the final usage can still be sent.
  * - `pending` and `failed` licenses get no plan, so a paid plan waits for activation.
+ * - Directory users' services follow the plan while access is enabled (`directoryServicesOf`).
  * - The final flush is due once per ending episode (`ending`, or `ended` with none recorded), for
  *   metered pricing models. A flush recorded for a later episode start covers an earlier one:
  *   it ran after the earlier episode had begun.
@@ -148,14 +210,16 @@ export const desiredEffects = (record: LicenseRecord, context: EffectContext): D
     metered &&
     episode !== undefined &&
     (record.finalFlushFor === undefined || record.finalFlushFor < episode);
+  const plan = planOf(derived, access, config, snapshot);
   return {
     status: derived,
     access,
     ...(revocationReason ? { revocationReason } : {}),
-    plan: planOf(derived, access, config, snapshot),
+    plan,
     entitledDimensions: snapshot?.dimensions ?? [],
     tenantUsers: revoked && config.revocation.tenantUsers === 'remove' ? 'removed' : 'present',
     directoryUsers: revoked && config.revocation.disableDirectoryUsers ? 'disabled' : 'enabled',
+    directoryServices: directoryServicesOf(access, plan, config),
     metering: metered && (derived.status === 'active' || derived.status === 'ending') ? 'open' : 'closed',
     finalFlushDue,
     ...(context.registration ? { registration: context.registration } : {}),

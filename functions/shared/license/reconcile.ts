@@ -1,4 +1,5 @@
-import type { DesiredEffects } from './effects.js';
+import { idoperationServices } from '../idoperation/schemas.js';
+import type { DesiredEffects, DirectoryServiceCode } from './effects.js';
 
 /**
  * The smallest set of actions that brings the observed world to the desired effects. Nothing to
@@ -12,7 +13,14 @@ export interface ObservedState {
   /** SaaSus user ids currently in the tenant. */
   readonly tenantUserIds: readonly string[];
   /** Registered users' iDoperation accounts as found (missing ones are left to sign-up). */
-  readonly directoryUsers: readonly { readonly directoryUserId: string; readonly disabled: boolean }[];
+  readonly directoryUsers: readonly ObservedDirectoryUser[];
+}
+
+export interface ObservedDirectoryUser {
+  readonly directoryUserId: string;
+  readonly disabled: boolean;
+  /** Service codes as iDoperation returned them (any order; codes we do not know may appear). */
+  readonly services: readonly number[];
 }
 
 export type ReconcileAction =
@@ -22,11 +30,29 @@ export type ReconcileAction =
   | { readonly type: 'add-tenant-user'; readonly tenantId: string; readonly userId: string }
   | { readonly type: 'remove-tenant-user'; readonly tenantId: string; readonly userId: string }
   | { readonly type: 'enable-directory-user'; readonly directoryUserId: string }
-  | { readonly type: 'disable-directory-user'; readonly directoryUserId: string };
+  | { readonly type: 'disable-directory-user'; readonly directoryUserId: string }
+  /** Replace the user's services (a PATCH of `services` alone: `is_disabled` is never part of it). */
+  | {
+      readonly type: 'set-directory-services';
+      readonly directoryUserId: string;
+      readonly services: readonly DirectoryServiceCode[];
+    };
+
+/** The service codes the bridge manages; others iDoperation may report are not compared. */
+const managedServiceCodes: ReadonlySet<number> = new Set(Object.values(idoperationServices));
+
+/** Whether the observed services hold exactly the wanted managed codes (order and repeats aside). */
+const hasServices = (observed: readonly number[], wanted: readonly DirectoryServiceCode[]): boolean => {
+  const held = new Set(observed.filter((code) => managedServiceCodes.has(code)));
+  return held.size === new Set(wanted).size && wanted.every((code) => held.has(code));
+};
 
 /**
- * Actions, flush first (its window is the only deadline), then plan, tenant users, directory.
- * Without a registration only the flush can be due: there is no tenant to change yet.
+ * Actions, flush first (its window is the only deadline), then plan, tenant users, directory
+ * (per user: enable/disable, then services). Without a registration only the flush can be due:
+ * there is no tenant to change yet. Directory services are only set when the effects ask for
+ * them (`directoryServices.kind === 'set'`, i.e. access is enabled), so a revoked license's
+ * directory users get no services call.
  * On revocation with `tenantUsers: remove` every member is removed; a reinstated license gets
  * its registered users back (their SaaSus accounts survive removal from the tenant).
  */
@@ -53,17 +79,23 @@ export const reconcile = (effects: DesiredEffects, observed?: ObservedState): Re
     }
   }
 
-  const directory = new Map(observed.directoryUsers.map((user) => [user.directoryUserId, user.disabled]));
+  const directory = new Map(observed.directoryUsers.map((user) => [user.directoryUserId, user]));
   const disable = effects.directoryUsers === 'disabled';
+  const services = effects.directoryServices;
   for (const { directoryUserId } of registration.users) {
     if (directoryUserId === undefined) continue;
-    const disabled = directory.get(directoryUserId);
-    if (disabled === undefined || disabled === disable) continue;
-    actions.push(
-      disable
-        ? { type: 'disable-directory-user', directoryUserId }
-        : { type: 'enable-directory-user', directoryUserId },
-    );
+    const user = directory.get(directoryUserId);
+    if (user === undefined) continue;
+    if (user.disabled !== disable) {
+      actions.push(
+        disable
+          ? { type: 'disable-directory-user', directoryUserId }
+          : { type: 'enable-directory-user', directoryUserId },
+      );
+    }
+    if (services.kind === 'set' && !hasServices(user.services, services.services)) {
+      actions.push({ type: 'set-directory-services', directoryUserId, services: [...services.services] });
+    }
   }
   return actions;
 };
