@@ -1,7 +1,8 @@
 import os from 'node:os';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSBatchResponse } from 'aws-lambda';
-import { workerRate } from '../../functions/shared/metering/rate-limit.js';
+import { accountRate } from '../../functions/shared/metering/account-rate-limit.js';
+import { isQuotaItem } from '../../functions/shared/tables.js';
 import { type Host, startHost } from '../lib/host.js';
 import { seedMeteringLicenses, sqsEvent } from '../lib/metering-seed.js';
 import { round, sleep, summarize } from '../lib/stats.js';
@@ -14,8 +15,9 @@ import { startWorld } from '../lib/world.js';
  * in 50 ms, SaaSus answers in 30 ms. The hourly fan-out (the schedule bundle) queues the licenses;
  * the configured number of worker bundles (the template's METERING_WORKERS, one process each, one
  * SQS batch of the template's batch size at a time, as the event source mapping delivers) share
- * the quota through their token buckets. A time-compressed run multiplies the emulator's quota and
- * the workers' rate by the same factor (METERING_WORKERS divided by it) and reports the ratio.
+ * the quota through the limiter item in the ledger table. A time-compressed run multiplies the
+ * emulator's quota and the configured quota (`metering.batchMeterUsageQuotaPerSecond`) by the same
+ * factor and reports the ratio.
  */
 
 /** The business time of the run: licenses active since 09:20, the 09:00 hour due at 10:05. */
@@ -30,7 +32,7 @@ const MAX_RECEIVES = 5;
 
 export interface MeteringCase {
   readonly licenses: number;
-  /** Quota and client rate multiplied by this (1 = real time). Must divide the worker count. */
+  /** Quota and client rate multiplied by this (1 = real time). */
   readonly compression: number;
 }
 
@@ -49,7 +51,6 @@ export interface MeteringFigure {
   readonly licenses: number;
   readonly compression: number;
   readonly workers: number;
-  readonly workerEnvMeteringWorkers: number;
   readonly batchSize: number;
   readonly recordsExpected: number;
   readonly recordsBilled: number;
@@ -70,12 +71,16 @@ export interface MeteringFigure {
   readonly wallSeconds: number;
   /** From the first to the last BatchMeterUsage call that was accepted. */
   readonly sendWindowSeconds: number;
+  /** From the first worker invocation to the first accepted call (start-up: planning the first batch). */
+  readonly firstCallSeconds: number;
+  /** From the last accepted call to the end of the last invocation. */
+  readonly tailSeconds: number;
   readonly recordsPerSecond: number;
   readonly quotaRecordsPerSecond: number;
   /** recordsPerSecond / quotaRecordsPerSecond: the figure with a goal (≥ 0.9). */
   readonly ratio: number;
   readonly ratioSendWindow: number;
-  /** What the workers' token buckets allow together with the records per call seen, / quota. */
+  /** What the shared limiter grants with the records per call seen, / quota. */
   readonly designCeilingRatio: number;
   /** Accepted calls per second in 1-second buckets of the send window. */
   readonly callsPerSecond: ReturnType<typeof summarize>;
@@ -101,6 +106,14 @@ export interface MeteringFigure {
 
 const mib = (bytes: number) => round(bytes / 1024 / 1024, 1);
 
+/** The worker's environment with the configured BatchMeterUsage quota multiplied by `k`. */
+const compressed = (env: Record<string, string>, k: number): Record<string, string> => {
+  if (k === 1 || env.BRIDGE_CONFIG === undefined) return env;
+  const config = JSON.parse(env.BRIDGE_CONFIG) as { metering: { batchMeterUsageQuotaPerSecond?: number } };
+  config.metering.batchMeterUsageQuotaPerSecond = QUOTA_CALLS_PER_SECOND * k;
+  return { ...env, BRIDGE_CONFIG: JSON.stringify(config) };
+};
+
 export const runMeteringCase = async (
   synthesis: Synthesis,
   testCase: MeteringCase,
@@ -117,12 +130,8 @@ export const runMeteringCase = async (
   });
   const hosts: Host[] = [];
   try {
-    const workerEnv = world.environmentFor(synthesis, workerFn);
+    const workerEnv = compressed(world.environmentFor(synthesis, workerFn), k);
     const workers = Number(workerEnv.METERING_WORKERS ?? '1');
-    if (!Number.isInteger(workers / k) || workers / k < 1) {
-      throw new Error(`compression ${k} must divide the worker count ${workers}`);
-    }
-    const workerEnvMeteringWorkers = workers / k;
     const batchSize = synthesis.batchSizes[workerFn.logicalId] ?? 10;
 
     const seedStarted = performance.now();
@@ -144,10 +153,9 @@ export const runMeteringCase = async (
       `metering ${testCase.licenses}: fan-out queued ${messages.length} messages in ${(fanout.ms / 1000).toFixed(1)} s`,
     );
 
-    const env = { ...workerEnv, METERING_WORKERS: String(workerEnvMeteringWorkers) };
     hosts.push(
       ...(await Promise.all(
-        Array.from({ length: workers }, () => startHost({ bundlePath: workerFn.bundlePath, env })),
+        Array.from({ length: workers }, () => startHost({ bundlePath: workerFn.bundlePath, env: workerEnv })),
       )),
     );
     const workerHosts = hosts.slice(1);
@@ -174,6 +182,7 @@ export const runMeteringCase = async (
       }
     })();
     const started = performance.now();
+    const startedWallMs = Date.now();
     const progress = setInterval(() => {
       log(
         `metering ${testCase.licenses}: ${world.marketplace.billedRecords().length} records billed, ${messages.length} messages waiting`,
@@ -233,7 +242,7 @@ export const runMeteringCase = async (
     );
 
     // Correctness: every ledger item accepted, and the ledger equals what the Marketplace billed.
-    const ledger = await world.scan('MeteringLedger');
+    const ledger = (await world.scan('MeteringLedger')).filter((item) => !isQuotaItem(item));
     const keyOf = (licenseKey: string, dimension: string, hour: string, quantity: number) =>
       `${licenseKey}|${dimension}|${hour}|${quantity}`;
     const billedKeys = billed.map((record) =>
@@ -263,7 +272,7 @@ export const runMeteringCase = async (
     const recordsPerSecond = billed.length / wallSeconds;
     const quotaRecordsPerSecond = QUOTA_CALLS_PER_SECOND * RECORDS_PER_CALL * k;
     const recordsPerAcceptedCall = accepted.length === 0 ? 0 : billed.length / accepted.length;
-    const clientCallsPerSecond = workerRate({ workers: workerEnvMeteringWorkers }) * workers;
+    const clientCallsPerSecond = accountRate({ quotaPerSecond: QUOTA_CALLS_PER_SECOND * k });
     const busy = (before: number | undefined, after: number | undefined) =>
       before === undefined || after === undefined ? undefined : round((after - before) / wallSeconds, 2);
     const workerCpu =
@@ -274,7 +283,6 @@ export const runMeteringCase = async (
       licenses: testCase.licenses,
       compression: k,
       workers,
-      workerEnvMeteringWorkers,
       batchSize,
       recordsExpected,
       recordsBilled: billed.length,
@@ -293,6 +301,8 @@ export const runMeteringCase = async (
       fanoutSeconds: round(fanout.ms / 1000, 2),
       wallSeconds: round(wallSeconds, 2),
       sendWindowSeconds: round(sendWindowSeconds, 2),
+      firstCallSeconds: round((firstCall - startedWallMs) / 1000, 2),
+      tailSeconds: round(wallSeconds - (lastCall - startedWallMs) / 1000, 2),
       recordsPerSecond: round(recordsPerSecond, 1),
       quotaRecordsPerSecond,
       ratio: round(recordsPerSecond / quotaRecordsPerSecond, 3),

@@ -72,6 +72,8 @@ export const handler = middy(
     event: SQSEvent | z.input<typeof dryRunEventSchema>,
     context: Context,
   ): Promise<SQSBatchResponse | DryRunReport> => {
+    // The messages run side by side; their licenses wait for the worker's planning slots in
+    // arrival order (see `MeteringDeps.planning`), so calls start early and never wait on planning.
     if (isSqsEvent(event)) return processPartialResponse(event, processRecord, processor, { context });
     const request = dryRunEventSchema.parse(event);
     return dryRunLicense(meteringDeps(), {

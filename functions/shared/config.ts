@@ -99,6 +99,11 @@ export const deploymentConfigSchema = z
         saasusDayTimeZone: timeZone.default('UTC'),
         /** Minutes past the hour at which the hourly run starts. */
         scheduleMinute: z.number().int().min(1).max(30).default(5),
+        /**
+         * The account's BatchMeterUsage quota (calls per second per Region), shared by every
+         * metering worker; raise it only when AWS has raised yours.
+         */
+        batchMeterUsageQuotaPerSecond: z.number().positive().max(1000).default(10),
       })
       .prefault({}),
     saasus: z.strictObject({

@@ -82,6 +82,18 @@ export const tableDefinitions = [licensesTable, meteringLedgerTable, idempotency
 export const ledgerUsageKey = (usageHour: Date, dimension: string): string =>
   `${usageHour.toISOString()}#${dimension}`;
 
+/**
+ * The one MeteringLedger item that is not a usage record: the account-wide BatchMeterUsage rate
+ * limit shared by every metering worker (metering/account-rate-limit.ts). No license key starts
+ * with `#` (they are LicenseArns or CustomerIdentifiers), and the item carries no `pendingShard`,
+ * so it never shows in a license's ledger or in the `pending` index; a scan must skip it
+ * (`isQuotaItem`).
+ */
+export const quotaItemKey = { licenseKey: '#quota', usageKey: 'BatchMeterUsage' } as const;
+
+export const isQuotaItem = (item: Readonly<Record<string, unknown>>): boolean =>
+  item.licenseKey === quotaItemKey.licenseKey;
+
 /** CreateTable input for a definition (used by the local harness; CDK builds its own). */
 export const createTableInput = (definition: TableDefinition, tableName: string) => {
   const attributes = new Map<string, KeyAttribute>();

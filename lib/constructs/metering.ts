@@ -49,7 +49,7 @@ export const METERING_LAG_ALARM_SECONDS = 2 * 3600;
  * The hourly SaaSus usage → BatchMeterUsage pipeline: an EventBridge Scheduler schedule a few
  * minutes past every hour invokes the fan-out function, which queues the due licenses on the
  * work queue; a bounded pool of workers meters them. The event processor sends final-flush
- * requests to the same queue (`flushQueue`), so they share the workers' rate limit.
+ * requests to the same queue (`flushQueue`); every BatchMeterUsage call shares one account-wide limit.
  *
  * A license is also metered as soon as it can be: `License Activated`, `License Reinstated` and
  * `Tenant Provisioned` (whichever comes last: the buyer may register before or after AWS
@@ -85,6 +85,10 @@ export class Metering extends Construct {
       description: 'Meters licenses: SaaSus usage to the ledger to BatchMeterUsage',
       serviceName: METERING_SERVICE,
       timeout: WORKER_TIMEOUT,
+      // CPU, not memory: a worker spends about 6 ms of CPU per record (SDK calls to DynamoDB,
+      // SaaSus signing; BENCHMARKS.md), and Lambda's CPU share grows with memory. At 1024 MB
+      // five workers have about 3 vCPU, twice what the quota's 242 records/s need.
+      memorySize: 1024,
       environment: { ...runtimeEnvironment(config, state), METERING_WORKERS: String(workers) },
     });
     this.worker.addEventSource(

@@ -1,3 +1,4 @@
+import { isQuotaItem } from '#shared/tables';
 import type { Sandbox } from '../runner.js';
 
 /** Everything the dashboard shows, read from the local services (also served as JSON at /api/state). */
@@ -7,7 +8,9 @@ export const snapshot = async (sandbox: Sandbox) => {
     const tableName = tableNames[definitionId];
     return tableName ? dynamo.scan(tableName) : [];
   };
-  const [licenses, meteringLedger] = await Promise.all([scanned('Licenses'), scanned('MeteringLedger')]);
+  const [licenses, ledgerItems] = await Promise.all([scanned('Licenses'), scanned('MeteringLedger')]);
+  // The ledger table also holds the shared BatchMeterUsage rate limit; it is not a usage record.
+  const meteringLedger = ledgerItems.filter((item) => !isQuotaItem(item));
   const saasus = emulators.saasus.state;
   const tenants = saasus.tenants().map((tenant) => ({
     id: String(tenant.id),

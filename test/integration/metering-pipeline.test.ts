@@ -8,6 +8,7 @@ import {
   marketplaceEntitlements,
   meterLicenses,
   needsRedelivery,
+  planningSlots,
 } from '#shared/metering/pipeline';
 import { meteringAttributes } from '#shared/metering/store';
 import { at, type Harness, hoursAfter, startHarness } from './metering-harness.js';
@@ -194,7 +195,10 @@ describe('metering pipeline', () => {
     h.clock.now = t('13:05');
     const [a, b] = await Promise.all([
       meterLicenses(h.deps(), { licenseKeys: keys, now: t('13:05') }),
-      meterLicenses(h.deps({ planConcurrency: 1 }), { licenseKeys: [...keys].reverse(), now: t('13:05') }),
+      meterLicenses(h.deps({ planning: planningSlots(1) }), {
+        licenseKeys: [...keys].reverse(),
+        now: t('13:05'),
+      }),
     ]);
     // Usage arrives while a third run overlaps a fourth for later hours.
     await Promise.all([

@@ -1,14 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMeteringClient } from '#shared/marketplace/clients';
-import { planMeterMessages } from '#shared/metering/fanout';
-import { hourStart } from '#shared/metering/hours';
+import { accountRate, SharedRateLimiter } from '#shared/metering/account-rate-limit';
 import { createUsageSender, limitRate, meterLicenses, type RunReport } from '#shared/metering/pipeline';
-import { TokenBucket, workerRate } from '#shared/metering/rate-limit';
 import { at, type Harness, startHarness, type TestLicense } from './metering-harness.js';
 
 /**
  * Several workers draining the queue against a Marketplace that allows 10 BatchMeterUsage calls
- * per second (real time), each worker with its own client and token bucket, as deployed.
+ * per second (real time), each worker with its own client and its own limiter over the one quota
+ * item in the ledger table, as deployed.
  */
 
 const t = (time: string) => at(`2026-11-22T${time}:00.000Z`);
@@ -32,16 +31,16 @@ const setUp = async (prefix: string, licenseCount: number) => {
   return { harness, licenses };
 };
 
-/** Runs the workers over messages of two licenses each (12 units' worth): many small calls. */
+/** Runs the workers over messages of two licenses each (6 records): many small calls. */
 const drain = async (
   harness: Harness,
   licenses: readonly TestLicense[],
   now: Date,
   worker: (index: number) => { ratePerSecond: number; retries: number },
 ) => {
-  const queue = planMeterMessages(
-    licenses.map((license) => license.licenseKey),
-    { runHour: hourStart(now), unitCount: 12 },
+  const keys = licenses.map((license) => license.licenseKey);
+  const queue = Array.from({ length: Math.ceil(keys.length / 2) }, (_, index) =>
+    keys.slice(index * 2, index * 2 + 2),
   );
   const reports: RunReport[] = [];
   let acquired = 0;
@@ -57,11 +56,15 @@ const drain = async (
     await Promise.all(
       clients.map(async (client, index) => {
         const settings = worker(index);
-        const bucket = new TokenBucket({ ratePerSecond: settings.ratePerSecond });
+        const limiter = new SharedRateLimiter({
+          client: harness.local.client,
+          tableName: harness.local.tables.MeteringLedger,
+          ratePerSecond: settings.ratePerSecond,
+        });
         const counting = {
           acquire: () => {
             acquired++;
-            return bucket.acquire();
+            return limiter.acquire();
           },
         };
         const sender = createUsageSender({
@@ -70,11 +73,8 @@ const drain = async (
           baseDelayMs: 50,
           maxDelayMs: 1_000,
         });
-        for (let message = queue.shift(); message; message = queue.shift()) {
-          if (message.kind !== 'meter') continue;
-          reports.push(
-            await meterLicenses(harness.deps({ sender }), { licenseKeys: message.licenseKeys, now }),
-          );
+        for (let licenseKeys = queue.shift(); licenseKeys; licenseKeys = queue.shift()) {
+          reports.push(await meterLicenses(harness.deps({ sender }), { licenseKeys, now }));
         }
       }),
     );
@@ -100,21 +100,27 @@ const expectBilledOnce = async (harness: Harness, licenses: readonly TestLicense
 };
 
 describe('metering under the account quota', () => {
-  it('workers sharing the quota through their token buckets bill everything once', async () => {
+  it('workers sharing the quota through the shared limiter bill everything once', async () => {
     const { harness, licenses } = await setUp('quota', 40);
+    const started = Date.now();
     const { reports, acquired } = await drain(harness, licenses, t('10:05'), () => ({
-      ratePerSecond: workerRate({ workers: WORKERS }),
+      ratePerSecond: accountRate({ quotaPerSecond: 10 }),
       retries: 6,
     }));
     expect(reports).toHaveLength(20);
     await expectBilledOnce(harness, licenses);
-    // Every HTTP attempt waited for a token of its worker's bucket.
-    expect(acquired).toBe(harness.marketplace.callCount('BatchMeterUsage'));
+    // Every HTTP attempt waited for a slot of the shared limiter.
+    const calls = harness.marketplace.calls('BatchMeterUsage');
+    expect(acquired).toBe(calls.length);
+    // Calls started at least one interval apart account-wide (a late wake-up may bunch two).
+    const starts = calls.map((call) => call.wallClockMs - started).sort((a, b) => a - b);
+    const spanMs = (starts.at(-1) ?? 0) - (starts[0] ?? 0);
+    expect(spanMs).toBeGreaterThanOrEqual(((calls.length - 1) * 1000) / 9.7 - 50);
   }, 60_000);
 
   it('a throttling storm: backoff and the next run get everything billed, nothing twice', async () => {
     const { harness, licenses } = await setUp('storm', 40);
-    // Workers that each believe they are alone (10 calls/s each) and a burst of injected throttling.
+    // A limiter at the full quota (no safety) and a burst of injected throttling.
     harness.marketplace.faults.failNextBatch('ThrottlingException', 12);
     const first = await drain(harness, licenses, t('10:05'), () => ({ ratePerSecond: 10, retries: 3 }));
     const throttled = harness.marketplace
@@ -128,7 +134,7 @@ describe('metering under the account quota', () => {
     if (leftover > 0) {
       harness.clock.now = t('10:40');
       await drain(harness, licenses, t('10:40'), () => ({
-        ratePerSecond: workerRate({ workers: WORKERS }),
+        ratePerSecond: accountRate({ quotaPerSecond: 10 }),
         retries: 6,
       }));
     }

@@ -32,18 +32,28 @@ const lifecycle = (events: { activeAt?: string; endingAt?: string; deprovisioned
 });
 
 describe('fan-out messages', () => {
-  it('puts about 25 records in a message: licenses per message by the number of units', () => {
-    expect(licensesPerMessage(3)).toBe(8);
+  it('sizes messages so one hour of their licenses fills whole 25-record calls', () => {
+    expect(licensesPerMessage(3)).toBe(25);
     expect(licensesPerMessage(1)).toBe(25);
-    expect(licensesPerMessage(30)).toBe(1);
+    expect(licensesPerMessage(5)).toBe(5);
+    expect(licensesPerMessage(10)).toBe(5);
+    expect(licensesPerMessage(30)).toBe(5);
     expect(licensesPerMessage(0)).toBe(25);
+    for (let units = 1; units <= 24; units++) {
+      const records = licensesPerMessage(units) * units;
+      expect(records % 25, `${units} units`).toBe(0);
+      // The fewest licenses that do it (smaller messages redeliver less on a failure).
+      for (let fewer = 1; fewer < licensesPerMessage(units); fewer++) {
+        expect((fewer * units) % 25, `${fewer} licenses × ${units} units`).not.toBe(0);
+      }
+    }
   });
 
   it('plans sorted, deduplicated, deterministic messages that each worker can parse', () => {
-    const keys = Array.from({ length: 20 }, (_, index) => `license-${String(index).padStart(2, '0')}`);
+    const keys = Array.from({ length: 60 }, (_, index) => `license-${String(index).padStart(2, '0')}`);
     const shuffled = [...keys].reverse();
     const messages = planMeterMessages([...shuffled, ...keys.slice(0, 5)], { runHour, unitCount: 3 });
-    expect(messages.map((message) => message.licenseKeys.length)).toEqual([8, 8, 4]);
+    expect(messages.map((message) => message.licenseKeys.length)).toEqual([25, 25, 10]);
     expect(messages.flatMap((message) => message.licenseKeys)).toEqual(keys);
     expect(planMeterMessages(keys, { runHour, unitCount: 3 })).toEqual(messages);
     for (const message of messages) {
@@ -53,13 +63,13 @@ describe('fan-out messages', () => {
     expect(planMeterMessages([], { runHour, unitCount: 3 })).toEqual([]);
   });
 
-  it('fans 100,000 licenses with 3 dimensions out into 12,500 messages of 8', () => {
+  it('fans 100,000 licenses with 3 dimensions out into 4,000 messages of 25', () => {
     const keys = Array.from(
       { length: 100_000 },
       (_, index) => `arn:aws:license-manager::1:license:l-${index}`,
     );
     const messages = planMeterMessages(keys, { runHour, unitCount: 3 });
-    expect(messages).toHaveLength(12_500);
+    expect(messages).toHaveLength(4_000);
     expect(new Set(messages.flatMap((message) => message.licenseKeys)).size).toBe(100_000);
   });
 

@@ -73,9 +73,17 @@ export const parseMeteringMessage = (body: string): MeteringMessage => {
   return parsed.data;
 };
 
-/** Licenses per message so that one message is about one full BatchMeterUsage call. */
-export const licensesPerMessage = (unitCount: number, recordsPerMessage = MAX_RECORDS_PER_BATCH): number =>
-  Math.max(1, Math.floor(recordsPerMessage / Math.max(1, unitCount)));
+const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+
+/**
+ * Licenses per message: the fewest whose records for one hour (one per license and unit) fill
+ * whole BatchMeterUsage calls, so no call leaves record slots empty (25 licenses × 3 units = 75
+ * records = 3 full calls; 5 licenses × 5 units = 1 call). The quota counts calls, not records.
+ */
+export const licensesPerMessage = (unitCount: number, recordsPerCall = MAX_RECORDS_PER_BATCH): number => {
+  const units = Math.max(1, Math.trunc(unitCount));
+  return recordsPerCall / gcd(units, recordsPerCall);
+};
 
 /** The meter messages for a set of licenses: sorted, deduplicated, chunked; the same input gives the same messages. */
 export const planMeterMessages = (

@@ -10,6 +10,7 @@ import { batchMeterUsage, type MeteringOutcome } from '../marketplace/metering.j
 import { withRetry } from '../retry.js';
 import type { SaasusClient } from '../saasus/client.js';
 import type { LicenseItem } from '../store/licenses.js';
+import { accountRate, SharedRateLimiter } from './account-rate-limit.js';
 import {
   assertValidUsageRecord,
   partitionByWindow,
@@ -20,6 +21,7 @@ import {
 import { type ErrorClass, PartiallySentBatchError, sendWithBisection } from './bisect.js';
 import { MeteringInputError } from './errors.js';
 import { completedHoursToReport, dayOf, HOUR_MS, hourStart } from './hours.js';
+import { MAX_RECORDS_PER_BATCH } from './limits.js';
 import {
   initialLedgerStatus,
   type MeteringMetric,
@@ -28,7 +30,6 @@ import {
   transitionFor,
 } from './outcomes.js';
 import { type MeteredHour, meteringReadPlan, quantitiesToReport } from './quantities.js';
-import { TokenBucket, workerRate } from './rate-limit.js';
 import {
   type ActivationBaseline,
   createLedgerStore,
@@ -133,8 +134,13 @@ export interface MeteringDeps {
   readonly logger?: MeteringLogger;
   /** Fault injection: return true to crash the run after `point`. */
   readonly crashAt?: (point: CrashPoint) => boolean;
-  /** Licenses planned at once (SaaSus and DynamoDB reads overlap). @default 4 */
-  readonly planConcurrency?: number;
+  /**
+   * Where licenses wait for their turn to be planned (SaaSus and DynamoDB reads overlap). Share
+   * one across the runs of a process (`planningSlots`) so the messages of an SQS batch are planned
+   * in arrival order: the first message's calls go out first, and the next message is planned
+   * while they are sent. @default a limit of 8 for this run alone
+   */
+  readonly planning?: PlanningSlots;
   /** See quantities.ts. */
   readonly lateUsageHours?: number;
 }
@@ -318,17 +324,17 @@ export const createUsageSender = (options: UsageSenderOptions): UsageSender => (
 const rateLimitMiddleware = 'marketplaceBridgeMeteringRateLimit';
 
 /**
- * Makes every HTTP attempt of `client` (the SDK's own retries included) wait for a token of
- * `bucket`, so one worker never exceeds its share of the account's BatchMeterUsage quota.
+ * Makes every HTTP attempt of `client` (the SDK's own retries included) wait for a slot of
+ * `limiter`, so all workers together stay under the account's BatchMeterUsage quota.
  */
 export const limitRate = <C extends Pick<MarketplaceMeteringClient, 'middlewareStack'>>(
   client: C,
-  bucket: { acquire(): Promise<void> },
+  limiter: { acquire(): Promise<unknown> },
 ): C => {
   client.middlewareStack.remove(rateLimitMiddleware);
   client.middlewareStack.add(
     (next) => async (args) => {
-      await bucket.acquire();
+      await limiter.acquire();
       return next(args);
     },
     // Inside the SDK's retry middleware (priority high in the same step): one token per attempt.
@@ -433,26 +439,27 @@ const identityOf = (item: LicenseItem): BuyerIdentity => {
       };
 };
 
-/** Maps with at most `limit` calls in flight; every call settles before the result is returned. */
-const mapSettled = async <T, R>(
-  items: readonly T[],
-  limit: number,
-  run: (item: T) => Promise<R>,
-): Promise<PromiseSettledResult<R>[]> => {
-  const results: PromiseSettledResult<R>[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    for (let index = next++; index < items.length; index = next++) {
-      const item = items[index] as T;
-      try {
-        results[index] = { status: 'fulfilled', value: await run(item) };
-      } catch (reason) {
-        results[index] = { status: 'rejected', reason };
-      }
+/** Runs a task when one of a fixed number of slots is free, in the order the tasks were queued. */
+export type PlanningSlots = <T>(task: () => Promise<T>) => Promise<T>;
+
+export const planningSlots = (limit: number): PlanningSlots => {
+  if (!Number.isInteger(limit) || limit < 1) {
+    throw new MeteringInputError(`planning slots: expected a whole number of at least 1, got ${limit}`);
+  }
+  let active = 0;
+  const queued: (() => void)[] = [];
+  return async (task) => {
+    if (active < limit) active++;
+    // A finishing task hands its slot straight to the next in line (`active` stays the same).
+    else await new Promise<void>((resolve) => queued.push(resolve));
+    try {
+      return await task();
+    } finally {
+      const next = queued.shift();
+      if (next) next();
+      else active--;
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  return results;
 };
 
 interface RunState {
@@ -629,8 +636,8 @@ const createRun = (deps: MeteringDeps, now: Date, mode: Mode) => {
         sendZeroUsage: config.metering.sendZeroUsage,
       });
 
-      for (const hour of metered) {
-        const computed: LedgerItem = {
+      const computed = metered.map(
+        (hour): LedgerItem => ({
           productCode: item.productCode,
           licenseKey,
           identity,
@@ -641,15 +648,20 @@ const createRun = (deps: MeteringDeps, now: Date, mode: Mode) => {
           status: initialLedgerStatus(hour.disposition),
           createdAt: now,
           attempts: 0,
-        };
-        if (!write) {
-          created.push(computed);
-          continue;
-        }
-        const stored = await deps.ledger.putIfAbsent(computed);
-        if (stored.created) state.itemsWritten++;
-        created.push(stored.item);
-        checkpoint('ledgerItemWritten', licenseKey);
+        }),
+      );
+      if (!write) created.push(...computed);
+      else {
+        // Independent conditional puts: all at once, each one fixed for good when it lands.
+        const stored = await Promise.all(
+          computed.map(async (entry) => {
+            const result = await deps.ledger.putIfAbsent(entry);
+            if (result.created) state.itemsWritten++;
+            checkpoint('ledgerItemWritten', licenseKey);
+            return result.item;
+          }),
+        );
+        created.push(...stored);
       }
       const lastHour = hours.hours.at(-1);
       if (write && lastHour) {
@@ -741,8 +753,72 @@ const createRun = (deps: MeteringDeps, now: Date, mode: Mode) => {
     licenseKeys: readonly string[],
   ): Promise<{ report: RunReport; works: LicenseWork[] }> => {
     const unique = [...new Set(licenseKeys)];
-    const settled = await mapSettled(unique, deps.planConcurrency ?? 4, prepare);
+    let stillPending = 0;
+    /** Valid records waiting until they fill a call (or the planning ends). */
+    let waiting: LedgerItem[] = [];
+    const sends: Promise<void>[] = [];
+
+    const send = async (batch: UsageBatch<LedgerItem>) => {
+      state.recordsSent += batch.records.length;
+      const result = await deps.sender.sendBatch(batch);
+      state.requests += result.requests;
+      state.retries += result.retries;
+      checkpoint('batchSent');
+      for (const outcome of result.outcomes) if (outcome.status === 'Unprocessed') stillPending++;
+      // One write per record, all at once: the next call's slot should not wait for them.
+      await Promise.all(result.outcomes.map(record));
+      if (result.failure) {
+        const message = describeError(result.failure.error);
+        deps.logger?.[result.failure.fatal ? 'error' : 'warn'](
+          'BatchMeterUsage failed; records stay pending',
+          {
+            error: message,
+            records: batch.records.length,
+          },
+        );
+        state.failures.push({ message, fatal: result.failure.fatal });
+      }
+    };
+
+    /** Sends the full calls now (or everything, at the end); the rest waits for more licenses. */
+    const dispatch = (final: boolean) => {
+      const batches = toBatches(waiting);
+      waiting = [];
+      for (const batch of batches) {
+        if (final || batch.records.length === MAX_RECORDS_PER_BATCH) sends.push(send(batch));
+        else waiting.push(...batch.records);
+      }
+    };
+
+    /** A planned license's records: expired ones marked, invalid ones rejected, the rest queued. */
+    const enqueue = async (work: LicenseWork) => {
+      for (const item of work.expired) await record(expiryOutcome(item, window));
+      for (const item of work.toSend) {
+        try {
+          waiting.push(assertValidUsageRecord(item));
+        } catch (error) {
+          await record({ record: item, status: 'Rejected', reason: describeError(error) });
+        }
+      }
+      dispatch(false);
+    };
+
+    // Planning and sending overlap: a call goes out as soon as planned licenses fill it, so the
+    // shared rate limit is not left idle while the rest of the message is planned.
+    const planning = deps.planning ?? planningSlots(8);
+    const settled = await Promise.allSettled(
+      unique.map(async (licenseKey) => {
+        const work = await planning(() => prepare(licenseKey));
+        if (write) await enqueue(work);
+        return work;
+      }),
+    );
+    if (write && !state.crashed) dispatch(true);
+    const sent = await Promise.allSettled(sends);
     if (state.crashed) throw state.crashed;
+    const sendError = sent.find((result) => result.status === 'rejected');
+    if (sendError) throw sendError.reason;
+
     const works: LicenseWork[] = [];
     settled.forEach((result, index) => {
       if (result.status === 'fulfilled') {
@@ -754,45 +830,6 @@ const createRun = (deps: MeteringDeps, now: Date, mode: Mode) => {
       deps.logger?.error('Metering a license failed', { licenseKey, error: message });
       state.failures.push({ ...(licenseKey === undefined ? {} : { licenseKey }), message, fatal: false });
     });
-
-    let stillPending = 0;
-    if (write) {
-      for (const work of works) {
-        for (const item of work.expired) {
-          await record(expiryOutcome(item, window));
-        }
-      }
-      const valid: LedgerItem[] = [];
-      for (const item of works.flatMap((work) => work.toSend)) {
-        try {
-          valid.push(assertValidUsageRecord(item));
-        } catch (error) {
-          await record({ record: item, status: 'Rejected', reason: describeError(error) });
-        }
-      }
-      for (const batch of toBatches(valid)) {
-        state.recordsSent += batch.records.length;
-        const result = await deps.sender.sendBatch(batch);
-        state.requests += result.requests;
-        state.retries += result.retries;
-        checkpoint('batchSent');
-        for (const outcome of result.outcomes) {
-          if (outcome.status === 'Unprocessed') stillPending++;
-          await record(outcome);
-        }
-        if (result.failure) {
-          const message = describeError(result.failure.error);
-          deps.logger?.[result.failure.fatal ? 'error' : 'warn'](
-            'BatchMeterUsage failed; records stay pending',
-            {
-              error: message,
-              records: batch.records.length,
-            },
-          );
-          state.failures.push({ message, fatal: result.failure.fatal });
-        }
-      }
-    }
     return {
       works,
       report: {
@@ -878,22 +915,31 @@ export interface MeteringRuntime {
 }
 
 /**
- * The deps of a metering worker: the runtime's clients, BatchMeterUsage behind this worker's
- * token bucket (its share of the account quota among `workers` concurrent workers).
+ * The deps of a metering worker: the runtime's clients, and BatchMeterUsage behind the
+ * account-wide limiter every worker shares (`metering.batchMeterUsageQuotaPerSecond`).
  */
 export const meteringDepsFromRuntime = (
   runtime: MeteringRuntime,
   options: { readonly workers: number; readonly logger?: MeteringLogger; readonly now?: () => Date },
 ): MeteringDeps => {
   const { config } = runtime;
-  const bucket = new TokenBucket({ ratePerSecond: workerRate({ workers: options.workers }) });
+  const ratePerSecond = accountRate({ quotaPerSecond: config.metering.batchMeterUsageQuotaPerSecond });
+  const planning = planningSlots(8);
+  const limiter = new SharedRateLimiter({
+    client: runtime.dynamo(),
+    tableName: runtime.env.METERING_LEDGER_TABLE,
+    ratePerSecond,
+    // Each worker holds at most one reservation: a backlog of one slot per worker, twice over.
+    maxAheadMs: Math.max(60_000, (2 * options.workers * 1000) / ratePerSecond),
+  });
   return {
     config,
     licenses: runtime.licenses(),
     ledger: createLedgerStore({ client: runtime.dynamo(), tableName: runtime.env.METERING_LEDGER_TABLE }),
     readDayCounts: saasusDayCounts(runtime.saasus()),
+    planning,
     sender: createUsageSender({
-      client: limitRate(runtime.meteringClient(), bucket),
+      client: limitRate(runtime.meteringClient(), limiter),
       ...(options.logger
         ? {
             onRetry: (error: unknown, attempt: number, delayMs: number) =>
