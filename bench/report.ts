@@ -344,6 +344,7 @@ const signUpAnalysis = (signUp: SignUpResult): string => {
 
 const meteringSection = (
   metering: { cases: MeteringFigure[]; history?: MeteringHistory[] } | undefined,
+  runs: NonNullable<Results['runs']>,
 ): string => {
   if (!metering || metering.cases.length === 0)
     return '## 4. Metering throughput\n\nNot measured in this run.\n';
@@ -407,7 +408,7 @@ ${table(
   ]),
 )}
 
-${historyText(metering.history ?? [])}${loadText(cases)}Setup, not in the wall time: seeding ${cases.map((figure) => `${figure.seedSeconds} s`).join(' / ')}; the fan-out itself
+${historyText(metering.history ?? [], runs)}${loadText(cases)}Setup, not in the wall time: seeding ${cases.map((figure) => `${figure.seedSeconds} s`).join(' / ')}; the fan-out itself
 ${cases.map((figure) => `${figure.fanoutSeconds} s`).join(' / ')}.
 
 **Cost growth:** ${cases.map((figure) => `${figure.msPerThousandRecords} ms`).join(', ')} per 1,000 records for
@@ -432,31 +433,34 @@ ${
    calls/s column's slow seconds are these. DynamoDB reads during the run: ${dynamoText(belowGoal)}.
 
 **What would move it:** on AWS each worker has its own CPU (1024 MB, about 0.6 vCPU, five of them)
-and DynamoDB is not on the same cores, so the machine's share of point 3 goes away; here, fewer
-DynamoDB calls per license (one transactional write for a license's ledger items and one for a
-call's outcomes, at twice the write units) would cut the CPU per record by about a third. The
-start-up of point 2 is the workers' cold start and is paid once per run, not per record.`
+and DynamoDB is not on the same cores, so the machine's share of points 2 and 3 goes away: five
+cold starts of about 0.4 s each (§2) run side by side instead of on two shared cores. Here, fewer
+DynamoDB calls per license would cut the CPU per record (transactional writes for a license's
+ledger items and for a call's outcomes would save about two thirds of the calls, but cost twice
+the write units on AWS, which is why they are not used). The start-up is paid once per run, not
+per record: the larger runs are the ones that show the steady state.`
     : 'Every size meets the goal.'
 }
 
 **Peak RSS of a metering worker:** ${cases.map((figure) => `${figure.peakWorkerRssMiB} MiB (${figure.licenses.toLocaleString('en-US')} licenses)`).join(', ')};
-the highest of the ${smallest?.workers ?? 5} workers, from \`process.memoryUsage().rss\` sampled every 50 ms and the OS
+the highest of the ${smallest?.workers ?? 5} workers, from \`process.memoryUsage.rss()\` sampled every 50 ms and the OS
 high-water mark (getrusage). A worker handles one SQS batch (≤ 125 licenses) at a time: its memory
 levels off after warm-up instead of growing with the number of licenses.
 `;
 };
 
-const historyText = (history: readonly MeteringHistory[]): string =>
-  history.length === 0
-    ? ''
-    : `Earlier runs of the same sizes on this machine: ${history
-        .map(
-          (entry) =>
-            `${entry.licenses.toLocaleString('en-US')} licenses ${entry.recordsPerSecond} records/s = ${entry.ratio} (${entry.runAt})`,
-        )
-        .join(
-          '; ',
-        )}. The spread between runs is the machine's other load; every run stayed below the design ceiling.\n\n`;
+const historyText = (history: readonly MeteringHistory[], runs: NonNullable<Results['runs']>): string => {
+  if (history.length === 0) return '';
+  const commitOf = (runAt: string) => runs.find((run) => run.runAt === runAt)?.commit;
+  return `Earlier runs of the same sizes on this machine: ${history
+    .map((entry) => {
+      const commit = commitOf(entry.runAt);
+      return `${entry.licenses.toLocaleString('en-US')} licenses ${entry.recordsPerSecond} records/s = ${entry.ratio} (${entry.runAt}${commit ? `, commit ${commit}` : ''})`;
+    })
+    .join(
+      '; ',
+    )}. Runs before commit a329d37 measured the earlier design: a token bucket of 10 × 0.9 / 5 calls/s per worker and 24-record calls, a ceiling of 0.864.\n\n`;
+};
 
 const loadText = (cases: readonly MeteringFigure[]): string => {
   const recorded = cases.filter((figure) => figure.loadAverage);
@@ -597,7 +601,7 @@ ${coldSection(
   results.coldInitHistory ?? [],
 )}
 ${signUpSection(results.signUp)}
-${meteringSection(results.metering)}
+${meteringSection(results.metering, results.runs ?? [])}
 ${eventsSection(results.events)}
 ## What could not be measured
 
