@@ -170,6 +170,9 @@ describe('Marketplace emulator: BatchMeterUsage rules', () => {
   it('requires the listing ProductCode in legacy mode and answers with the records it received', async () => {
     const { emulator, metering } = await setUp({ identityMode: 'legacy' });
     emulator.addLicense({ customerAwsAccountId: account, customerIdentifier: 'CUSTOMER1' });
+    expect(() =>
+      emulator.addLicense({ customerAwsAccountId: account, customerIdentifier: 'CUSTOMER1' }),
+    ).toThrow(/already in use/);
     const record = {
       CustomerIdentifier: 'CUSTOMER1',
       Dimension: 'api_calls',
