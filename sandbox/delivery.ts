@@ -17,7 +17,10 @@ export interface DeadLetter {
   readonly id: string;
   /** Simulated time it was given up on. */
   readonly at: string;
-  /** `rule`, `schedule`, `queue` (a message past its queue's maxReceiveCount) or `target` (undeliverable). */
+  /**
+   * `rule`, `schedule`, `queue` (a message past its queue's maxReceiveCount, or one its consumer sent
+   * to the dead-letter queue as permanently failed) or `target` (undeliverable).
+   */
   readonly origin: 'rule' | 'schedule' | 'queue' | 'target';
   /** The rule, schedule or queue it came from. */
   readonly source: string;

@@ -665,6 +665,37 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
     });
   });
 
+  // A handler that sends a record it can never process to its queue's dead-letter queue itself
+  // (functions/shared/dead-letters.ts) lists it too, with the reason its message attributes carry.
+  const sourceOfDeadLetterQueue = new Map(
+    model.queues.flatMap((queue) =>
+      queue.redrive?.deadLetterQueue.kind === 'queue'
+        ? [[queue.redrive.deadLetterQueue.logicalId, queue.logicalId] as const]
+        : [],
+    ),
+  );
+  sqs.onSent((queue, message) => {
+    const sourceLogicalId = sourceOfDeadLetterQueue.get(queue.logicalId);
+    if (!sourceLogicalId) return;
+    const attribute = (name: string) => {
+      const value = message.messageAttributes[name] as { StringValue?: unknown } | undefined;
+      return typeof value?.StringValue === 'string' ? value.StringValue : undefined;
+    };
+    deadLetters.add({
+      at: clock.now().toISOString(),
+      origin: 'queue',
+      source: sqs.queue(sourceLogicalId).name,
+      target: queue.name,
+      payload: message.body,
+      error: {
+        errorType: attribute('errorType') ?? 'DeadLettered',
+        errorMessage: attribute('reason') ?? 'sent to the dead-letter queue by its consumer',
+      },
+      attempts: 1,
+      redrive: async () => sqs.redrive(queue.logicalId, message.messageId, sourceLogicalId),
+    });
+  });
+
   const pollers: EventSourcePoller[] = [];
   for (const mapping of model.eventSourceMappings) {
     if (mapping.source.kind !== 'queue') {

@@ -73,6 +73,7 @@ export class LocalSqs {
   readonly #deduplication = new Map<string, { messageId: string; at: number }>();
   readonly #listeners = new Set<(queue: LocalQueue) => void>();
   readonly #deadLetterListeners = new Set<(entry: DeadLetteredMessage) => void>();
+  readonly #sentListeners = new Set<(queue: LocalQueue, message: QueuedMessage) => void>();
   #server: RunningServer | undefined;
   #sequence = 0n;
 
@@ -162,6 +163,12 @@ export class LocalSqs {
   onDeadLetter(listener: (entry: DeadLetteredMessage) => void): () => void {
     this.#deadLetterListeners.add(listener);
     return () => this.#deadLetterListeners.delete(listener);
+  }
+
+  /** Called for each message a client (a handler) sends through the SQS API. */
+  onSent(listener: (queue: LocalQueue, message: QueuedMessage) => void): () => void {
+    this.#sentListeners.add(listener);
+    return () => this.#sentListeners.delete(listener);
   }
 
   send(logicalId: string, input: SendInput): QueuedMessage {
@@ -307,6 +314,10 @@ export class LocalSqs {
     }
   }
 
+  #notifySent(queue: LocalQueue, message: QueuedMessage) {
+    for (const listener of this.#sentListeners) listener(queue, message);
+  }
+
   #byUrl(url: unknown): LocalQueue {
     const queue = [...this.#queues.values()].find((candidate) => candidate.url === url);
     if (!queue)
@@ -330,6 +341,7 @@ export class LocalSqs {
   #sendOperation(input: Record<string, unknown>) {
     const queue = this.#byUrl(input.QueueUrl);
     const message = this.send(queue.logicalId, this.#sendInput(input));
+    this.#notifySent(queue, message);
     return {
       MessageId: message.messageId,
       MD5OfMessageBody: md5(message.body),
@@ -351,6 +363,7 @@ export class LocalSqs {
     for (const entry of entries) {
       try {
         const message = this.send(queue.logicalId, this.#sendInput(entry));
+        this.#notifySent(queue, message);
         Successful.push({
           Id: entry.Id,
           MessageId: message.messageId,

@@ -5,8 +5,9 @@ import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import * as z from 'zod';
 import { now } from '#shared/clock';
+import { deadLetterPermanentFailures, deadLetterQueueEnv, sqsDeadLetterQueue } from '#shared/dead-letters';
 import { parseEnv } from '#shared/env';
-import { parseMeteringMessage } from '#shared/metering/fanout';
+import { MeteringMessageError, parseMeteringMessage } from '#shared/metering/fanout';
 import { publishRunMetrics } from '#shared/metering/metrics';
 import {
   type DryRunReport,
@@ -22,13 +23,17 @@ import { createRuntime, runtimeEnvSchema } from '#shared/runtime';
 
 /**
  * The metering worker: an SQS batch handler (partial batch failures) for `meter` messages from
- * the hourly fan-out and `flush` messages from the event processor. A direct invoke with
+ * the hourly fan-out and `flush` messages from the event processor. A malformed message
+ * (MeteringMessageError: not JSON, or not a valid `meter`/`flush` message) can never succeed: it
+ * goes to the dead-letter queue at once with its reason as message attributes and is acknowledged;
+ * any other failure is a batch item failure, redelivered until the queue's receive limit. A direct invoke with
  * `{ "dryRun": true, "licenseKey": "...", "at": "<ISO time>" }` returns what a run would send.
  */
 const env = parseEnv(
   runtimeEnvSchema.extend({
     /** How many workers may run at once (the event source's maximum concurrency). */
     METERING_WORKERS: z.coerce.number().int().min(1).default(1),
+    ...deadLetterQueueEnv,
   }),
 );
 const runtime = createRuntime(env);
@@ -41,7 +46,7 @@ const meteringDeps = (): MeteringDeps => {
 
 const processor = new BatchProcessor(EventType.SQS);
 
-const processRecord = async (record: SQSRecord): Promise<void> => {
+const meterRecord = async (record: SQSRecord): Promise<void> => {
   const message = parseMeteringMessage(record.body);
   const at = now();
   const report =
@@ -56,6 +61,12 @@ const processRecord = async (record: SQSRecord): Promise<void> => {
     );
   }
 };
+
+const processRecord = deadLetterPermanentFailures(meterRecord, {
+  deadLetters: sqsDeadLetterQueue(env.DEAD_LETTER_QUEUE_URL),
+  isPermanent: (error): error is MeteringMessageError => error instanceof MeteringMessageError,
+  logger,
+});
 
 const dryRunEventSchema = z.strictObject({
   dryRun: z.literal(true),

@@ -22,6 +22,7 @@ import {
   grantSecretRead,
   grantTableReadWrite,
   runtimeEnvironment,
+  sendPermanentFailuresTo,
 } from './runtime.js';
 import type { State } from './state.js';
 
@@ -92,7 +93,8 @@ export interface EventPath {
  * a path of its own: a function, retries, a dead-letter queue (14 days) and an alarm on it.
  * EventBridge-invoked functions are asynchronous: Lambda retries a failed event, then sends it
  * with the error (the reason) to the on-failure destination; delivery failures of a rule go to
- * the same queue. The SQS path redrives a message to its dead-letter queue after repeated failures.
+ * the same queue. The SQS path redrives a message to its dead-letter queue after repeated failures;
+ * a notification that does not parse is sent there by the function at once, with the reason.
  */
 export class Events extends Construct {
   readonly marketplace: EventPath;
@@ -158,6 +160,8 @@ export class Events extends Construct {
         readsEntitlements: true,
       });
       handler.addEventSource(new SqsEventSource(queue, { batchSize: 10, reportBatchItemFailures: true }));
+      // Notifications that do not parse go to the dead-letter queue at once, with the reason.
+      sendPermanentFailuresTo(handler, deadLetters);
       alarms.onDeadLetters('LegacySnsDeadLettersAlarm', deadLetters, 'Legacy Marketplace SNS notifications');
       this.legacySns = { handler, deadLetters, queue };
     }

@@ -21,7 +21,12 @@ import { meteringLedgerTable } from '#shared/tables';
 import type { Alarms } from './alarms.js';
 import { BridgeFunction, METRICS_NAMESPACE } from './bridge-function.js';
 import { deadLetterQueue, workQueue } from './queues.js';
-import { acknowledgeMarketplaceWildcard, grantSecretRead, runtimeEnvironment } from './runtime.js';
+import {
+  acknowledgeMarketplaceWildcard,
+  grantSecretRead,
+  runtimeEnvironment,
+  sendPermanentFailuresTo,
+} from './runtime.js';
 import type { State } from './state.js';
 
 export interface MeteringProps {
@@ -94,6 +99,8 @@ export class Metering extends Construct {
     this.worker.addEventSource(
       new SqsEventSource(queue, { batchSize: 5, maxConcurrency: workers, reportBatchItemFailures: true }),
     );
+    // Malformed messages go to the dead-letter queue at once, with the reason.
+    sendPermanentFailuresTo(this.worker, this.deadLetters);
     // Least privilege: the worker reads and updates licenses, reads and writes its ledger items.
     this.worker.addToRolePolicy(
       new PolicyStatement({

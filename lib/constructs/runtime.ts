@@ -1,8 +1,9 @@
 import { type CfnElement, Stack, Validations } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import type { IGrantable } from 'aws-cdk-lib/aws-iam';
-import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import type { IFunction, Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import type { DeploymentConfig } from '#shared/config';
 import type { State } from './state.js';
@@ -15,6 +16,20 @@ export const runtimeEnvironment = (config: DeploymentConfig, state: State): Reco
   IDEMPOTENCY_TABLE: state.idempotency.tableName,
   DOMAIN_EVENT_BUS: state.domainEventBus.eventBusName,
 });
+
+/**
+ * An SQS-triggered function sends records that can never succeed to its own dead-letter queue,
+ * with the reason (`functions/shared/dead-letters.ts`): it gets the queue's URL in
+ * `DEAD_LETTER_QUEUE_URL` and `sqs:SendMessage` on that queue, nothing else (`grantSendMessages`
+ * would add GetQueueAttributes and GetQueueUrl, which it never calls). A KMS-encrypted queue would
+ * also get the key actions a producer needs; these queues use SQS-managed encryption.
+ */
+export const sendPermanentFailuresTo = (fn: LambdaFunction, deadLetters: Queue): void => {
+  fn.addEnvironment('DEAD_LETTER_QUEUE_URL', deadLetters.queueUrl);
+  deadLetters.grants.actions(fn, ['sqs:SendMessage'], {
+    keyActions: ['kms:GenerateDataKey*', 'kms:Decrypt'],
+  });
+};
 
 /** Grants read access to a secret the seller created (named in the config). */
 export const grantSecretRead = (

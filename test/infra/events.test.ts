@@ -183,6 +183,30 @@ describe('failure handling', () => {
     expect(invokeConfigOf(legacy)).toBeUndefined();
   });
 
+  it('legacy SNS: a notification that does not parse goes to that dead-letter queue, named in the environment, with sqs:SendMessage only', () => {
+    const [, mapping] =
+      ofType(resources, 'AWS::Lambda::EventSourceMapping').find(
+        ([, candidate]) => refId(candidate.Properties.FunctionName as Ref) === legacy,
+      ) ?? [];
+    const queueId = refId(mapping?.Properties.EventSourceArn as Ref);
+    const dlqId = refId(resources[queueId]?.Properties.RedrivePolicy.deadLetterTargetArn as Ref);
+    expect(resources[legacy]?.Properties.Environment.Variables.DEAD_LETTER_QUEUE_URL).toEqual({ Ref: dlqId });
+    const granted = permissions(resources, legacy);
+    expect(
+      granted
+        .filter((permission) => JSON.stringify(permission.resource).includes(dlqId))
+        .map((p) => p.action),
+    ).toEqual(['sqs:SendMessage']);
+    // It sends to no other queue (the source queue is only consumed).
+    expect(
+      granted.filter((permission) => permission.action === 'sqs:SendMessage').map((p) => p.resource),
+    ).toEqual([{ 'Fn::GetAtt': [dlqId, 'Arn'] }]);
+    // The EventBridge-invoked functions fail into their dead-letter queues through Lambda instead.
+    for (const fnId of [marketplace, saasus]) {
+      expect(resources[fnId]?.Properties.Environment.Variables.DEAD_LETTER_QUEUE_URL).toBeUndefined();
+    }
+  });
+
   it('License Ending domain events become flush messages on the metering queue, with a dead-letter queue', () => {
     const [, rule] =
       ofType(resources, 'AWS::Events::Rule').find(([, candidate]) =>

@@ -252,6 +252,40 @@ describe('metering infrastructure', () => {
     }
   });
 
+  it('lets the worker send malformed messages to its dead-letter queue, named in its environment, and nothing more', () => {
+    const [deadLetters, ...others] = Object.keys(template.findResources('AWS::SQS::Queue')).filter((id) =>
+      id.startsWith('MeteringWorkDeadLetters'),
+    );
+    expect(others).toEqual([]);
+    const worker = template.findResources('AWS::Lambda::Function')[workerId(template)] as Resource;
+    expect(
+      (worker.Properties.Environment as { Variables: Record<string, unknown> }).Variables
+        .DEAD_LETTER_QUEUE_URL,
+    ).toEqual({ Ref: deadLetters });
+    const workerRole = (worker.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    const statements = Object.values(template.findResources('AWS::IAM::Policy') as Record<string, Resource>)
+      .filter((policy) => JSON.stringify(policy.Properties.Roles) === JSON.stringify([{ Ref: workerRole }]))
+      .flatMap(
+        (policy) =>
+          (
+            policy.Properties.PolicyDocument as {
+              Statement: Array<{ Action: string | string[]; Resource: unknown }>;
+            }
+          ).Statement,
+      );
+    expect(
+      statements
+        .filter((statement) => JSON.stringify(statement.Resource).includes(`"${deadLetters}"`))
+        .flatMap((statement) => [statement.Action].flat()),
+    ).toEqual(['sqs:SendMessage']);
+    // SendMessage on that queue only (the work queue is consumed, never sent to by the worker).
+    expect(
+      statements
+        .filter((statement) => [statement.Action].flat().includes('sqs:SendMessage'))
+        .map((statement) => statement.Resource),
+    ).toEqual([{ 'Fn::GetAtt': [deadLetters, 'Arn'] }]);
+  });
+
   it('lets the fan-out read licenses, work the ledger and queue messages, and nothing on Marketplace', () => {
     const roleOf = (id: string) =>
       (

@@ -1,5 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { AwsJsonError } from '#sandbox/emulators/http';
+import type { QueuedMessage } from '#sandbox/sqs';
 import {
   type EventsHarness,
   minute,
@@ -16,7 +18,8 @@ vi.hoisted(() => {
 
 /**
  * Legacy SNS notifications through SQS, end to end with the real handler: partial batch
- * failures, idempotency on the SNS MessageId, and the subscription lifecycle of an older listing
+ * failures, poison records sent to the dead-letter queue (the sandbox's local SQS) with their
+ * reasons, idempotency on the SNS MessageId, and the subscription lifecycle of an older listing
  * (legacy identity: licenses keyed by CustomerIdentifier; contract with consumption).
  */
 
@@ -53,14 +56,20 @@ const notification = (
       : {}),
   });
 
-const failedIds = (response: { batchItemFailures: { itemIdentifier: string }[] }) =>
-  new Set(response.batchItemFailures.map((failure) => failure.itemIdentifier));
+/** A dead-lettered message's attributes, name → value. */
+const attributesOf = (message: QueuedMessage | undefined): Record<string, string | undefined> =>
+  Object.fromEntries(
+    Object.entries(message?.messageAttributes ?? {}).map(([name, value]) => [
+      name,
+      (value as { StringValue?: string }).StringValue,
+    ]),
+  );
 
 const detailTypes = (license: ProvisionedLicense) =>
   h.domainEvents(license.licenseKey).map((event) => event.detailType);
 
 describe('a batch', () => {
-  it('reports only the records it cannot act on, with their reasons logged, and processes the others', async () => {
+  it('sends the records that can never succeed to the dead-letter queue with their reasons, and processes the others', async () => {
     const subscribed = await h.provisionLicense({ entitlements: ['basic'] });
     const updated = await h.provisionLicense({ entitlements: ['pro'] });
     const malformed = rawSqsRecord('{"Type":"Notification","MessageId":');
@@ -80,13 +89,30 @@ describe('a batch', () => {
       unknownAction,
       confirmation,
     ];
+    const before = h.deadLetters().length;
 
     const response = await h.deliverBatch(records);
 
-    expect(failedIds(response)).toEqual(new Set([malformed.messageId, unknownAction.messageId]));
+    // Nothing is left to SQS redelivery: the two poison records are in the dead-letter queue.
+    expect(response.batchItemFailures).toEqual([]);
     expect(h.tenantPlan(subscribed.tenantId)).toBe(h.config.plans.byDimension.basic);
     expect(h.tenantPlan(updated.tenantId)).toBe(h.config.plans.byDimension.pro);
     expect((await h.license(subscribed.licenseKey)).status).toBe('active');
+    const deadLettered = h.deadLetters().slice(before);
+    expect(deadLettered.map((message) => message.body)).toEqual([malformed.body, unknownAction.body]);
+    expect(attributesOf(deadLettered[0])).toEqual({
+      reason: 'marketplace-sns event rejected: SQS message body is not valid JSON',
+      errorType: 'EventParseError',
+      sourceMessageId: malformed.messageId,
+      sourceQueueArn: malformed.eventSourceARN,
+      sourceSentTimestamp: malformed.attributes.SentTimestamp,
+    });
+    expect(attributesOf(deadLettered[1])).toMatchObject({
+      reason: expect.stringContaining('unknown action "frobnicate"'),
+      errorType: 'EventParseError',
+      sourceMessageId: unknownAction.messageId,
+    });
+    expect(deadLettered[1]?.messageAttributes.sourceSentTimestamp).toMatchObject({ DataType: 'Number' });
     const failures = h.logs.filter((line) => line.includes('Event not processed'));
     expect(
       failures.some(
@@ -94,14 +120,71 @@ describe('a batch', () => {
       ),
     ).toBe(true);
     expect(
-      failures.some(
-        (line) => line.includes(unknownAction.messageId) && line.includes('unknown action \\"frobnicate\\"'),
+      h.logs.some(
+        (line) => line.includes('sent to the dead-letter queue') && line.includes(unknownAction.messageId),
       ),
     ).toBe(true);
-    // The subscription confirmation is acknowledged, not retried.
+    // The subscription confirmation is acknowledged, not retried and not dead-lettered.
     expect(
       h.logs.some((line) => line.includes('Event ignored') && line.includes('SubscriptionConfirmation')),
     ).toBe(true);
+  });
+
+  it('leaves a transient failure to SQS redelivery, without dead-lettering it', async () => {
+    const license = await h.provisionLicense({ entitlements: ['pro'] });
+    const other = await h.provisionLicense({ entitlements: ['basic'] });
+    const record = notification(license, 'subscribe-success', minute(1));
+    const before = h.deadLetters().length;
+    // SaaSus stays down past the client's retries while the plan is set.
+    h.saasus.faults.failNext(4, { status: 503 }, { operation: 'UpdateTenantPlan' });
+
+    const response = await h.deliverBatch([record, notification(other, 'subscribe-success', minute(1))]);
+
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
+    expect(h.saasus.faults.pending()).toBe(0);
+    expect(h.deadLetters()).toHaveLength(before);
+    expect(h.tenantPlan(other.tenantId)).toBe(h.config.plans.byDimension.basic);
+    // The redelivery succeeds.
+    expect((await h.deliverBatch([record])).batchItemFailures).toEqual([]);
+    expect(h.tenantPlan(license.tenantId)).toBe(h.config.plans.byDimension.pro);
+  });
+
+  it('reports a poison record as a batch item failure when the dead-letter queue does not take it', async () => {
+    const malformed = rawSqsRecord('not json');
+    const license = await h.provisionLicense({ entitlements: ['basic'] });
+    const before = h.deadLetters().length;
+    const refuse = vi.spyOn(h.sqs, 'send').mockImplementation(() => {
+      throw new AwsJsonError('AccessDenied', 'not authorized to perform sqs:SendMessage', 403);
+    });
+    try {
+      const response = await h.deliverBatch([
+        malformed,
+        notification(license, 'subscribe-success', minute(1)),
+      ]);
+
+      expect(refuse).toHaveBeenCalled();
+      expect(response.batchItemFailures).toEqual([{ itemIdentifier: malformed.messageId }]);
+      expect(h.deadLetters()).toHaveLength(before);
+      expect(h.tenantPlan(license.tenantId)).toBe(h.config.plans.byDimension.basic);
+      expect(
+        h.logs.some(
+          (line) =>
+            line.includes('Record not dead-lettered') &&
+            line.includes(malformed.messageId) &&
+            line.includes('AccessDenied'),
+        ),
+      ).toBe(true);
+    } finally {
+      refuse.mockRestore();
+    }
+    // Once SQS takes it again, the next delivery dead-letters it.
+    expect((await h.deliverBatch([malformed])).batchItemFailures).toEqual([]);
+    expect(
+      h
+        .deadLetters()
+        .slice(before)
+        .map((message) => attributesOf(message).sourceMessageId),
+    ).toEqual([malformed.messageId]);
   });
 
   it('applies an SNS message delivered twice (same MessageId) once', async () => {

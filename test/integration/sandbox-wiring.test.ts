@@ -1,3 +1,4 @@
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { HttpApi, HttpMethod } from 'aws-cdk-lib/aws-apigatewayv2';
@@ -256,6 +257,49 @@ describe('sandbox wiring', () => {
         attempts: 2,
       }),
     ]);
+  });
+
+  it('lists a message a consumer sent to its dead-letter queue itself, with the reason its attributes carry', async () => {
+    const work = sandbox.sqs.queues().find((queue) => /-Work[0-9A-F]{8}$/.test(queue.name));
+    const deadLetterQueue = sandbox.sqs.queues().find((queue) => queue.name.includes('WorkDeadLetters'));
+    if (!work || !deadLetterQueue) throw new Error('queues missing');
+    const client = new SQSClient({
+      region: 'us-east-1',
+      endpoint: sandbox.sqsUrl,
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    });
+    try {
+      await client.send(
+        new SendMessageCommand({
+          QueueUrl: deadLetterQueue.url,
+          MessageBody: 'poison',
+          MessageAttributes: {
+            reason: { DataType: 'String', StringValue: 'marketplace-sns event rejected: not JSON' },
+            errorType: { DataType: 'String', StringValue: 'EventParseError' },
+          },
+        }),
+      );
+    } finally {
+      client.destroy();
+    }
+    const letters = sandbox.deadLetters.list().filter((entry) => entry.payload === 'poison');
+    expect(letters).toEqual([
+      expect.objectContaining({
+        origin: 'queue',
+        source: work.name,
+        target: deadLetterQueue.name,
+        error: { errorType: 'EventParseError', errorMessage: 'marketplace-sns event rejected: not JSON' },
+      }),
+    ]);
+    // Redriving moves it back to the queue its consumer reads, which processes it.
+    const batches = invocationsOf('Worker').length;
+    await sandbox.deadLetters.redrive(letters[0]?.id ?? '');
+    await sandbox.settle();
+    expect(sandbox.sqs.messages(deadLetterQueue.logicalId).map((message) => message.body)).not.toContain(
+      'poison',
+    );
+    expect(invocationsOf('Worker')).toHaveLength(batches + 1);
+    expect(sandbox.sqs.messages(work.logicalId)).toEqual([]);
   });
 
   it('fires schedules on the simulated clock at their scheduled time', async () => {

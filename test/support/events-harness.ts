@@ -1,10 +1,12 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { SimulatedClock, SimulatedTimers } from '#sandbox/clock';
 import { type EventBridgeEmulator, startEventBridgeEmulator } from '#sandbox/emulators/eventbridge';
 import { type IdoperationEmulator, startIdoperationEmulator } from '#sandbox/emulators/idoperation';
 import { type MarketplaceEmulator, startMarketplaceEmulator } from '#sandbox/emulators/marketplace';
 import { type SaasusEmulator, type SaasusPartnerEvent, startSaasusEmulator } from '#sandbox/emulators/saasus';
 import { startSecretsManagerEmulator } from '#sandbox/emulators/secrets-manager';
+import { LocalSqs, type QueuedMessage } from '#sandbox/sqs';
 import type { DeploymentConfig, DeploymentConfigInput } from '#shared/config';
 import { parseDeploymentConfig } from '#shared/config';
 import { createSaasusClient, type SaasusClient } from '#shared/saasus/client';
@@ -90,6 +92,10 @@ export interface EventsHarness {
   readonly saasusClient: SaasusClient;
   /** Every line printed through the console (Powertools logs and metrics in dev mode). */
   readonly logs: string[];
+  /** The local SQS holding the legacy SNS queue and its dead-letter queue (`DEAD_LETTER_QUEUE_URL`). */
+  readonly sqs: LocalSqs;
+  /** Messages in the legacy SNS dead-letter queue, oldest first. */
+  deadLetters(): QueuedMessage[];
   /** Invokes a handler once, as Lambda would (a fresh context per call). */
   invoke(name: 'marketplace' | 'saasus', event: unknown): Promise<unknown>;
   /** Lambda's asynchronous invocation: the first attempt plus `retries` retries, then the DLQ record. */
@@ -125,6 +131,9 @@ export const saasusCredentials = {
 } as const;
 export const idoperationAuthorization = 'Bearer events-harness-idoperation';
 export const domainEventBus = 'marketplace-bridge-events-test';
+/** Logical ids of the legacy SNS queue and its dead-letter queue in the harness's local SQS. */
+export const legacySnsQueue = 'LegacySnsQueue';
+export const legacySnsDeadLetters = 'LegacySnsDeadLetters';
 
 export const lambdaContext = (functionName = 'events'): Context => ({
   callbackWaitsForEmptyEventLoop: true,
@@ -170,6 +179,34 @@ export const startEventsHarness = async (options: EventsHarnessOptions = {}): Pr
   options.configure?.(input);
   const base = parseDeploymentConfig(input);
   const dynamo = await startDynalite('events');
+  const sqs = new LocalSqs(
+    [
+      {
+        logicalId: legacySnsQueue,
+        queueName: undefined,
+        fifo: false,
+        contentBasedDeduplication: false,
+        visibilityTimeoutSeconds: 360,
+        redrive: { deadLetterQueue: { kind: 'queue', logicalId: legacySnsDeadLetters }, maxReceiveCount: 5 },
+      },
+      {
+        logicalId: legacySnsDeadLetters,
+        queueName: undefined,
+        fifo: false,
+        contentBasedDeduplication: false,
+        visibilityTimeoutSeconds: 30,
+        redrive: undefined,
+      },
+    ],
+    {
+      account: '000000000000',
+      region: 'us-east-1',
+      namePrefix: 'events-harness',
+      now: () => Date.now(),
+      timers: new SimulatedTimers(SimulatedClock.create()),
+    },
+  );
+  const sqsUrl = await sqs.start();
   let saasusOffsetMs = 0;
   const [saasus, marketplace, idoperation, eventBridge, secrets] = await Promise.all([
     startSaasusEmulator({
@@ -206,6 +243,8 @@ export const startEventsHarness = async (options: EventsHarnessOptions = {}): Pr
     METERING_LEDGER_TABLE: dynamo.tables.MeteringLedger,
     IDEMPOTENCY_TABLE: dynamo.tables.Idempotency,
     DOMAIN_EVENT_BUS: domainEventBus,
+    DEAD_LETTER_QUEUE_URL: sqs.queue(legacySnsDeadLetters).url,
+    AWS_ENDPOINT_URL_SQS: sqsUrl,
     AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
     AWS_ENDPOINT_URL_EVENTBRIDGE: eventBridge.url,
     AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.url,
@@ -257,6 +296,8 @@ export const startEventsHarness = async (options: EventsHarnessOptions = {}): Pr
     store,
     saasusClient,
     logs,
+    sqs,
+    deadLetters: () => sqs.messages(legacySnsDeadLetters),
     invoke,
     async deliver(name, event, retries = 2) {
       const errors: string[] = [];
@@ -420,6 +461,7 @@ export const startEventsHarness = async (options: EventsHarnessOptions = {}): Pr
         idoperation.close(),
         eventBridge.close(),
         secrets.close(),
+        sqs.close(),
       ]);
       dynamo.client.destroy();
       await dynamo.close();

@@ -109,7 +109,9 @@ export const failureReason = (error: unknown): string =>
 /**
  * Parses and processes one event. An ignored event is logged and acknowledged; a rejected or
  * failed one is logged with its reason and thrown again (Lambda retries it, then sends it to the
- * dead-letter queue with the error message as the reason; SQS redelivers, then redrives it).
+ * dead-letter queue with the error message as the reason). The legacy SNS handler sends a rejected
+ * one (EventParseError) to its dead-letter queue at once, with the reason as message attributes
+ * (`#shared/dead-letters`); SQS redelivers any other failure, then redrives it.
  */
 export const handleEvent = async <S, R>(
   parse: () => ParseOutcome<S>,
