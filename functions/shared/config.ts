@@ -150,6 +150,11 @@ export const deploymentConfigSchema = z
             /^aws\.partner\/saasus\.io\/.+$/,
             'expected a partner event source name starting with aws.partner/saasus.io/',
           ),
+        /**
+         * A Marketplace tenant's plan changed by hand in SaaSus away from what the license entitles:
+         * `correct` sets it back, `alert` leaves it and raises the PlanDrift alarm.
+         */
+        onPlanDrift: z.enum(['correct', 'alert']).default('correct'),
       })
       .optional(),
     revocation: z

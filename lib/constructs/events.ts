@@ -195,6 +195,19 @@ export class Events extends Construct {
         }),
         'The SaaSus tenant of an AWS Marketplace license was deleted: the license is flagged (tenantDeleted); the buyer still pays for it',
       );
+      if (config.saasusEvents.onPlanDrift === 'alert') {
+        alarms.onMetric(
+          'SaasusPlanDriftAlarm',
+          new Metric({
+            namespace: METRICS_NAMESPACE,
+            metricName: saasusEventMetrics.planDrift,
+            dimensionsMap: { service: eventServiceNames.saasus },
+            statistic: 'Sum',
+            period: Duration.minutes(5),
+          }),
+          'A Marketplace tenant was put on a plan its license does not entitle (saasusEvents.onPlanDrift = alert: left as it is)',
+        );
+      }
       this.saasus = { ...path, eventBus };
     }
 

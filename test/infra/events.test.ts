@@ -326,6 +326,22 @@ describe('optional sources', () => {
     });
   });
 
+  it('alarms on PlanDrift only when drift is reported instead of corrected', () => {
+    const planDriftAlarms = (resources: ReturnType<typeof synthesize>['resources']) =>
+      ofType(resources, 'AWS::CloudWatch::Alarm').filter(
+        ([, alarm]) => alarm.Properties.MetricName === 'PlanDrift',
+      );
+    expect(planDriftAlarms(synthesize().resources)).toEqual([]);
+    const alerting = synthesize((input) => {
+      (input.saasusEvents as Record<string, unknown>).onPlanDrift = 'alert';
+    });
+    const [alarm] = planDriftAlarms(alerting.resources);
+    expect(alarm?.[1].Properties).toMatchObject({
+      Namespace: 'MarketplaceBridge',
+      Dimensions: [{ Name: 'service', Value: 'saasus-events' }],
+    });
+  });
+
   it('without saasusEvents: no partner bus and no SaaSus event function', () => {
     const { resources } = synthesize((input) => {
       delete input.saasusEvents;

@@ -33,6 +33,16 @@ describe('deployment config', () => {
     expect(config.revocation.tenantUsers).toBe('keep');
   });
 
+  it('corrects SaaSus plan drift unless told to alert, and names a wrong policy', () => {
+    const input = exampleConfigInput() as { saasusEvents: Record<string, unknown> };
+    delete input.saasusEvents.onPlanDrift;
+    expect(parseDeploymentConfig(input).saasusEvents?.onPlanDrift).toBe('correct');
+    input.saasusEvents.onPlanDrift = 'alert';
+    expect(parseDeploymentConfig(input).saasusEvents?.onPlanDrift).toBe('alert');
+    input.saasusEvents.onPlanDrift = 'ignore';
+    expect(parseError(input)).toMatch(/saasusEvents\.onPlanDrift: .*"correct".*"alert"/);
+  });
+
   it('names a misspelt field', () => {
     const input = exampleConfigInput() as Record<string, unknown>;
     const saasus = input.saasus as Record<string, unknown>;

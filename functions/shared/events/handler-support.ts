@@ -48,8 +48,7 @@ export const saasusEventDependencies = (runtime: Runtime): SaasusEventDependenci
   idoperation: runtime.idoperation(),
   publish: (events) => runtime.publisher().publish(events),
   recordMetric: (name) => metrics.addMetric(name, MetricUnit.Count, 1),
-  // Proposed config field `saasusEvents.onPlanDrift`; until it exists, drift is corrected.
-  onPlanDrift: 'correct',
+  onPlanDrift: runtime.config.saasusEvents?.onPlanDrift ?? 'correct',
   logger,
 });
 
