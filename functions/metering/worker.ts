@@ -83,9 +83,12 @@ export const handler = middy(
     event: SQSEvent | z.input<typeof dryRunEventSchema>,
     context: Context,
   ): Promise<SQSBatchResponse | DryRunReport> => {
-    // The messages run side by side; their licenses wait for the worker's planning slots in
-    // arrival order (see `MeteringDeps.planning`), so calls start early and never wait on planning.
-    if (isSqsEvent(event)) return processPartialResponse(event, processRecord, processor, { context });
+    // One message at a time: a message already overlaps its planning with its calls, and in
+    // benchmarks side-by-side messages finished together and left the shared quota idle between
+    // batches (1k licenses: 0.77-0.80 of the quota one at a time, 0.61-0.71 side by side).
+    if (isSqsEvent(event)) {
+      return processPartialResponse(event, processRecord, processor, { context, processInParallel: false });
+    }
     const request = dryRunEventSchema.parse(event);
     return dryRunLicense(meteringDeps(), {
       licenseKey: request.licenseKey,

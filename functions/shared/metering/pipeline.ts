@@ -135,10 +135,8 @@ export interface MeteringDeps {
   /** Fault injection: return true to crash the run after `point`. */
   readonly crashAt?: (point: CrashPoint) => boolean;
   /**
-   * Where licenses wait for their turn to be planned (SaaSus and DynamoDB reads overlap). Share
-   * one across the runs of a process (`planningSlots`) so the messages of an SQS batch are planned
-   * in arrival order: the first message's calls go out first, and the next message is planned
-   * while they are sent. @default a limit of 8 for this run alone
+   * Where licenses wait for their turn to be planned (SaaSus and DynamoDB reads overlap, calls go
+   * out as soon as planned licenses fill them). @default `planningSlots(8)` for this run
    */
   readonly planning?: PlanningSlots;
   /** See quantities.ts. */
@@ -924,7 +922,6 @@ export const meteringDepsFromRuntime = (
 ): MeteringDeps => {
   const { config } = runtime;
   const ratePerSecond = accountRate({ quotaPerSecond: config.metering.batchMeterUsageQuotaPerSecond });
-  const planning = planningSlots(8);
   const limiter = new SharedRateLimiter({
     client: runtime.dynamo(),
     tableName: runtime.env.METERING_LEDGER_TABLE,
@@ -937,7 +934,6 @@ export const meteringDepsFromRuntime = (
     licenses: runtime.licenses(),
     ledger: createLedgerStore({ client: runtime.dynamo(), tableName: runtime.env.METERING_LEDGER_TABLE }),
     readDayCounts: saasusDayCounts(runtime.saasus()),
-    planning,
     sender: createUsageSender({
       client: limitRate(runtime.meteringClient(), limiter),
       ...(options.logger
