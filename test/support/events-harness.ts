@@ -1,33 +1,30 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { SimulatedClock, SimulatedTimers } from '#sandbox/clock';
-import { type EventBridgeEmulator, startEventBridgeEmulator } from '#sandbox/emulators/eventbridge';
-import { type IdoperationEmulator, startIdoperationEmulator } from '#sandbox/emulators/idoperation';
-import { type MarketplaceEmulator, startMarketplaceEmulator } from '#sandbox/emulators/marketplace';
-import { type SaasusEmulator, type SaasusPartnerEvent, startSaasusEmulator } from '#sandbox/emulators/saasus';
-import { startSecretsManagerEmulator } from '#sandbox/emulators/secrets-manager';
+import type { SaasusPartnerEvent } from '#sandbox/emulators/saasus';
 import { LocalSqs, type QueuedMessage } from '#sandbox/sqs';
-import type { DeploymentConfig, DeploymentConfigInput } from '#shared/config';
-import { parseDeploymentConfig } from '#shared/config';
-import { createSaasusClient, type SaasusClient } from '#shared/saasus/client';
+import type { DeploymentConfig } from '#shared/config';
 import { signSaasusRequest } from '#shared/saasus/signature';
-import { staticSecretSource } from '#shared/secrets';
-import { createLicenseStore, type LicenseItem, type LicenseStore } from '#shared/store/licenses';
-import { exampleConfigInput } from './config.js';
-import { startDynalite } from './dynalite.js';
+import type { LicenseItem } from '#shared/store/licenses';
+import {
+  type ConfigInput,
+  type LocalWorld,
+  lambdaContext as localLambdaContext,
+  newAccountId,
+  startLocalWorld,
+} from './local-world.js';
+
+export { type ConfigInput, newAccountId };
 
 /**
- * The event functions' world on loopback port 0: dynalite with the stack's tables and the SaaSus,
- * Marketplace, iDoperation, EventBridge and Secrets Manager emulators. The harness seeds the
- * secrets, sets the environment the handlers read at cold start (the AWS SDK reaches the
- * emulators through the AWS_ENDPOINT_URL_* variables) and imports the real handler modules on
- * first use, like Lambda does. Lambda's asynchronous retries and SQS partial batch responses are
- * played by `deliver` and `deliverBatch`.
+ * The event functions' world (the local world of `./local-world.ts`: dynalite and the emulators,
+ * the secrets, the environment the handlers read at cold start) plus a local SQS for the legacy
+ * SNS queue. The harness imports the real handler modules on first use, like Lambda does.
+ * Lambda's asynchronous retries and SQS partial batch responses are played by `deliver` and
+ * `deliverBatch`.
  *
  * One harness per test file: the handler modules read their environment once, at import.
  */
-
-export type ConfigInput = DeploymentConfigInput & Record<string, unknown>;
 
 export interface EventsHarnessOptions {
   /** Changes the example config before the harness uses it (pricing model, revocation, ...). */
@@ -81,17 +78,25 @@ export interface ProvisionedLicense {
   readonly directoryUserId: string;
 }
 
-export interface EventsHarness {
-  readonly config: DeploymentConfig;
-  readonly saasus: SaasusEmulator;
-  readonly marketplace: MarketplaceEmulator;
-  readonly idoperation: IdoperationEmulator;
-  readonly eventBridge: EventBridgeEmulator;
-  readonly store: LicenseStore;
-  /** A SaaSus client of our own, for what a person would do in SaaSus (it emits partner events). */
-  readonly saasusClient: SaasusClient;
-  /** Every line printed through the console (Powertools logs and metrics in dev mode). */
-  readonly logs: string[];
+/**
+ * The local world's parts (`saasusClient` is for what a person would do in SaaSus: it emits
+ * partner events), plus the event functions and the legacy SNS queue.
+ */
+export interface EventsHarness
+  extends Pick<
+    LocalWorld,
+    | 'config'
+    | 'saasus'
+    | 'marketplace'
+    | 'idoperation'
+    | 'eventBridge'
+    | 'store'
+    | 'saasusClient'
+    | 'logs'
+    | 'domainEvents'
+    | 'advanceSaasusClock'
+    | 'close'
+  > {
   /** The local SQS holding the legacy SNS queue and its dead-letter queue (`DEAD_LETTER_QUEUE_URL`). */
   readonly sqs: LocalSqs;
   /** Messages in the legacy SNS dead-letter queue, oldest first. */
@@ -113,15 +118,10 @@ export interface EventsHarness {
   directoryUser(
     directoryUserId: string,
   ): { is_disabled: number; login_id: string; services: number[] } | undefined;
-  /** Domain events about one license (detail.licenseKey), in publication order. */
-  domainEvents(licenseKey: string): { detailType: string; detail: Record<string, unknown> }[];
-  /** Moves the SaaSus emulator's business clock (partner event times) forward. */
-  advanceSaasusClock(ms: number): void;
   /** Partner events the SaaSus emulator emitted since the last call. */
   takePartnerEvents(): SaasusPartnerEvent[];
   /** A signed SaaSus API call the client does not offer (e.g. DeleteTenant); returns the status. */
   saasusRequest(method: string, path: string, body?: unknown): Promise<number>;
-  close(): Promise<void>;
 }
 
 export const saasusCredentials = {
@@ -135,50 +135,12 @@ export const domainEventBus = 'marketplace-bridge-events-test';
 export const legacySnsQueue = 'LegacySnsQueue';
 export const legacySnsDeadLetters = 'LegacySnsDeadLetters';
 
-export const lambdaContext = (functionName = 'events'): Context => ({
-  callbackWaitsForEmptyEventLoop: true,
-  functionName,
-  functionVersion: '$LATEST',
-  invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${functionName}`,
-  memoryLimitInMB: '512',
-  awsRequestId: randomUUID(),
-  logGroupName: `/aws/lambda/${functionName}`,
-  logStreamName: 'harness',
-  getRemainingTimeInMillis: () => 60_000,
-  done: () => {},
-  fail: () => {},
-  succeed: () => {},
-});
-
-let accountSequence = 0;
-/** A 12-digit account id, unique within the process. */
-export const newAccountId = (): string =>
-  `${(Date.now() % 1_000_000).toString().padStart(6, '0')}${(++accountSequence % 1_000_000).toString().padStart(6, '0')}`;
-
-const captureConsole = (lines: string[]) => {
-  const methods = ['log', 'info', 'warn', 'error', 'debug', 'trace'] as const;
-  const originals = methods.map((method) => [method, console[method]] as const);
-  for (const method of methods) {
-    console[method] = (...parts: unknown[]) => {
-      lines.push(parts.map((part) => (typeof part === 'string' ? part : JSON.stringify(part))).join(' '));
-    };
-  }
-  return () => {
-    for (const [method, original] of originals) console[method] = original;
-  };
-};
+export const lambdaContext = (functionName = 'events'): Context => localLambdaContext(functionName);
 
 /** Base of the SaaSus emulator's business clock: partner events carry times from here on. */
 const saasusClockStart = Date.parse('2026-07-01T00:00:00.000Z');
 
 export const startEventsHarness = async (options: EventsHarnessOptions = {}): Promise<EventsHarness> => {
-  const input = exampleConfigInput() as ConfigInput & {
-    saasus: Record<string, unknown>;
-    idoperation: Record<string, unknown>;
-  };
-  options.configure?.(input);
-  const base = parseDeploymentConfig(input);
-  const dynamo = await startDynalite('events');
   const sqs = new LocalSqs(
     [
       {
@@ -207,63 +169,19 @@ export const startEventsHarness = async (options: EventsHarnessOptions = {}): Pr
     },
   );
   const sqsUrl = await sqs.start();
-  let saasusOffsetMs = 0;
-  const [saasus, marketplace, idoperation, eventBridge, secrets] = await Promise.all([
-    startSaasusEmulator({
-      credentials: saasusCredentials,
-      envs: [{ id: base.saasus.envId, name: 'production', display_name: 'Production' }],
-      roles: [...base.saasus.adminRoleNames, 'member'],
-      plans: [
-        ...new Set([
-          ...Object.values(base.plans.byDimension),
-          ...(base.plans.defaultPlanId ? [base.plans.defaultPlanId] : []),
-          ...(base.plans.revokedPlanId ? [base.plans.revokedPlanId] : []),
-        ]),
-      ].map((id, index) => ({ id, name: `plan-${index}` })),
-      now: () => new Date(saasusClockStart + saasusOffsetMs),
-    }),
-    startMarketplaceEmulator({
-      productCode: base.marketplace.productCode,
-      identityMode: base.marketplace.identityMode,
-    }),
-    startIdoperationEmulator({ authorization: idoperationAuthorization, basePath: '/v1' }),
-    startEventBridgeEmulator(),
-    startSecretsManagerEmulator(),
-  ]);
-  input.saasus.apiBaseUrl = saasus.url;
-  if (input.idoperation) input.idoperation.baseUrl = `${idoperation.url}/v1`;
-  const config = parseDeploymentConfig(input);
-  secrets.putSecret(config.saasus.secretName, saasusCredentials);
-  if (config.idoperation)
-    secrets.putSecret(config.idoperation.secretName, { authorization: idoperationAuthorization });
-
-  Object.assign(process.env, {
-    BRIDGE_CONFIG: JSON.stringify(input),
-    LICENSES_TABLE: dynamo.tables.Licenses,
-    METERING_LEDGER_TABLE: dynamo.tables.MeteringLedger,
-    IDEMPOTENCY_TABLE: dynamo.tables.Idempotency,
-    DOMAIN_EVENT_BUS: domainEventBus,
-    DEAD_LETTER_QUEUE_URL: sqs.queue(legacySnsDeadLetters).url,
-    AWS_ENDPOINT_URL_SQS: sqsUrl,
-    AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
-    AWS_ENDPOINT_URL_EVENTBRIDGE: eventBridge.url,
-    AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.url,
-    AWS_ENDPOINT_URL_MARKETPLACE_METERING: marketplace.url,
-    AWS_ENDPOINT_URL_MARKETPLACE_ENTITLEMENT_SERVICE: marketplace.url,
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: 'harness',
-    AWS_SECRET_ACCESS_KEY: 'harness',
+  const world = await startLocalWorld({
+    tablePrefix: 'events',
+    saasusCredentials,
+    idoperationAuthorization,
+    domainEventBus,
+    configure: options.configure,
+    saasusClockStart,
+    env: {
+      DEAD_LETTER_QUEUE_URL: sqs.queue(legacySnsDeadLetters).url,
+      AWS_ENDPOINT_URL_SQS: sqsUrl,
+    },
   });
-
-  const logs: string[] = [];
-  const restoreConsole = captureConsole(logs);
-  const store = createLicenseStore({ client: dynamo.client, tableName: dynamo.tables.Licenses });
-  const saasusClient = createSaasusClient({
-    baseUrl: saasus.url,
-    secrets: staticSecretSource({ harness: saasusCredentials }),
-    secretName: 'harness',
-    logger: { info: () => {}, warn: () => {} },
-  });
+  const { config, saasus, marketplace, idoperation, store, saasusClient } = world;
 
   const handlers = new Map<EventHandlerName, Promise<unknown>>();
   const load = <T>(name: EventHandlerName): Promise<T> => {
@@ -292,10 +210,10 @@ export const startEventsHarness = async (options: EventsHarnessOptions = {}): Pr
     saasus,
     marketplace,
     idoperation,
-    eventBridge,
+    eventBridge: world.eventBridge,
     store,
     saasusClient,
-    logs,
+    logs: world.logs,
     sqs,
     deadLetters: () => sqs.messages(legacySnsDeadLetters),
     invoke,
@@ -419,14 +337,8 @@ export const startEventsHarness = async (options: EventsHarnessOptions = {}): Pr
         .sort();
     },
     directoryUser: (directoryUserId) => idoperation.users().find((user) => user.id === directoryUserId),
-    domainEvents: (licenseKey) =>
-      eventBridge
-        .events(domainEventBus)
-        .filter((event) => event.detail.licenseKey === licenseKey)
-        .map((event) => ({ detailType: event['detail-type'], detail: event.detail })),
-    advanceSaasusClock: (ms) => {
-      saasusOffsetMs += ms;
-    },
+    domainEvents: world.domainEvents,
+    advanceSaasusClock: world.advanceSaasusClock,
     takePartnerEvents: () => {
       const events = saasus.state.partnerEvents();
       const fresh = events.slice(seenPartnerEvents);
@@ -454,17 +366,7 @@ export const startEventsHarness = async (options: EventsHarnessOptions = {}): Pr
       return response.status;
     },
     close: async () => {
-      restoreConsole();
-      await Promise.all([
-        saasus.close(),
-        marketplace.close(),
-        idoperation.close(),
-        eventBridge.close(),
-        secrets.close(),
-        sqs.close(),
-      ]);
-      dynamo.client.destroy();
-      await dynamo.close();
+      await Promise.all([world.close(), sqs.close()]);
     },
   };
 };

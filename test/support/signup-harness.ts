@@ -2,15 +2,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import * as z from 'zod';
-import { type EventBridgeEmulator, startEventBridgeEmulator } from '#sandbox/emulators/eventbridge';
-import { type IdoperationEmulator, startIdoperationEmulator } from '#sandbox/emulators/idoperation';
-import { type MarketplaceEmulator, startMarketplaceEmulator } from '#sandbox/emulators/marketplace';
-import { type SaasusEmulator, startSaasusEmulator } from '#sandbox/emulators/saasus';
-import { type SecretsManagerEmulator, startSecretsManagerEmulator } from '#sandbox/emulators/secrets-manager';
-import type { DeploymentConfig } from '#shared/config';
-import { parseDeploymentConfig } from '#shared/config';
 import { parseEnv } from '#shared/env';
 import type { LicenseSignal } from '#shared/events/license-signal';
 import { applySignal, parseLicenseRecord } from '#shared/license/record';
@@ -19,22 +12,19 @@ import { resolveCustomer } from '#shared/marketplace/resolve-customer';
 import { createPlanResolver } from '#shared/plans';
 import { logger } from '#shared/powertools';
 import { createRuntime, runtimeEnvSchema } from '#shared/runtime';
-import { createSaasusClient, type SaasusClient } from '#shared/saasus/client';
-import { staticSecretSource } from '#shared/secrets';
 import { createSignUpApp, type SignUpApp } from '#shared/signup/app';
 import { createProvisioning, LICENSE_ATTRIBUTE, type ProvisioningStep } from '#shared/signup/provisioning';
 import { createSessionSealer, SESSION_COOKIE, type SessionSealer } from '#shared/signup/session';
-import { createLicenseStore, type LicenseItem, type LicenseStore } from '#shared/store/licenses';
-import { exampleConfigInput } from './config.js';
-import { startDynalite } from './dynalite.js';
+import type { LicenseItem } from '#shared/store/licenses';
+import { type LocalWorld, lambdaContext, memberRole, newAccountId, startLocalWorld } from './local-world.js';
+
+export { memberRole, newAccountId };
 
 /**
- * Everything the sign-up function talks to, on loopback port 0: dynalite with the stack's tables,
- * and the SaaSus, Marketplace, iDoperation, EventBridge and Secrets Manager emulators. The
- * harness seeds the secrets, sets the environment the handler reads at cold start (pointing the
- * AWS SDK at the emulators through the AWS_ENDPOINT_URL_* variables) and then imports the real
- * handler module. `buildApp` wires `createSignUpApp` exactly as the handler does, for tests that
- * need hooks such as `afterStep`.
+ * Everything the sign-up function talks to (the local world of `./local-world.ts`: dynalite and
+ * the emulators, the secrets, the environment the handler reads at cold start) plus the session
+ * secret; then the harness imports the real handler module. `buildApp` wires `createSignUpApp`
+ * exactly as the handler does, for tests that need hooks such as `afterStep`.
  *
  * One harness per test file: the handler module reads its environment once, at import.
  */
@@ -72,45 +62,46 @@ export interface RegistrationFields {
   adminName: string;
 }
 
-export interface SignUpHarness {
-  readonly config: DeploymentConfig;
-  readonly env: Readonly<Record<string, string>>;
-  readonly saasus: SaasusEmulator;
-  readonly marketplace: MarketplaceEmulator;
-  readonly idoperation: IdoperationEmulator;
-  readonly eventBridge: EventBridgeEmulator;
-  readonly secrets: SecretsManagerEmulator;
-  readonly store: LicenseStore;
-  /** A SaaSus client of our own (for seeding memberships), signed with the seeded credentials. */
-  readonly saasusClient: SaasusClient;
+/**
+ * The local world's parts (`saasusClient` is for seeding memberships; `logs` holds what the
+ * Powertools logger printed at the level POWERTOOLS_LOG_LEVEL had at load), plus the sign-up side.
+ */
+export interface SignUpHarness
+  extends Pick<
+    LocalWorld,
+    | 'config'
+    | 'env'
+    | 'saasus'
+    | 'marketplace'
+    | 'idoperation'
+    | 'eventBridge'
+    | 'secrets'
+    | 'store'
+    | 'saasusClient'
+    | 'logs'
+    | 'advanceMarketplaceClock'
+    | 'domainEvents'
+    | 'close'
+  > {
   readonly sealer: SessionSealer;
   /** The seeded session key (`{ key }` of the session secret). */
   readonly sessionKey: string;
-  /** Every entry the Powertools logger printed (at the level POWERTOOLS_LOG_LEVEL had at load), in order. */
-  readonly logs: string[];
   /** The real Lambda handler (middy + Powertools), invoked with a payload-v2 event. */
   invoke(request: HttpRequest): Promise<HttpResult>;
   /** `createSignUpApp` wired as the handler wires it, plus test hooks. */
   buildApp(hooks?: { afterStep?: (step: ProvisioningStep) => void | Promise<void> }): SignUpApp;
-  /** Moves the Marketplace emulator's clock (token expiry). */
-  advanceMarketplaceClock(ms: number): void;
   /** A new buyer license (a new account unless given) and a registration token for it. */
   newBuyer(options?: { account?: string; productCode?: string }): Buyer;
   /** Writes an agreement-created signal into the license's lifecycle record (the license becomes active). */
   activate(licenseKey: string): Promise<LicenseItem>;
   /** Every item of the licenses table. */
   licenseItems(): Promise<LicenseItem[]>;
-  /** Domain events on the bus about one license, as `detail-type` list or full events. */
-  domainEvents(licenseKey?: string): { detailType: string; detail: Record<string, unknown> }[];
   /** SaaSus tenants that carry the license attribute of `licenseKey`. */
   tenantsOf(licenseKey: string): Record<string, unknown>[];
   /** How many SaaSus API calls changed something (non-GET), so far. */
   saasusWrites(): number;
-  close(): Promise<void>;
 }
 
-/** A SaaSus role the harness knows that is not one of the configured admin roles. */
-export const memberRole = 'member';
 /** The id of a SaaSus env the harness knows besides the configured `saasus.envId`. */
 export const otherEnvId = (envId: number): number => envId + 1;
 
@@ -122,21 +113,6 @@ export const saasusCredentials = {
 export const idoperationAuthorization = 'Bearer signup-harness-idoperation';
 export const domainEventBus = 'marketplace-bridge-test';
 export const sessionSecretName = 'marketplace-bridge/test/session-key';
-
-const lambdaContext = (): Context => ({
-  callbackWaitsForEmptyEventLoop: true,
-  functionName: 'sign-up',
-  functionVersion: '$LATEST',
-  invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:sign-up',
-  memoryLimitInMB: '512',
-  awsRequestId: randomUUID(),
-  logGroupName: '/aws/lambda/sign-up',
-  logStreamName: 'harness',
-  getRemainingTimeInMillis: () => 29_000,
-  done: () => {},
-  fail: () => {},
-  succeed: () => {},
-});
 
 /** A payload-v2 event as an HTTP API (or a Function URL) delivers it. */
 export const httpEvent = (request: HttpRequest): APIGatewayProxyEventV2 => {
@@ -275,36 +251,18 @@ export const browserFlow = (send: (request: HttpRequest) => Promise<HttpResult>)
     }),
 });
 
-let buyerSequence = 0;
-/** A 12-digit account id, unique within the process. */
-export const newAccountId = (): string =>
-  `${(Date.now() % 1_000_000).toString().padStart(6, '0')}${(++buyerSequence % 1_000_000).toString().padStart(6, '0')}`;
-
 export const validRegistration = (suffix = randomBytes(4).toString('hex')): RegistrationFields => ({
   tenantName: `Acme ${suffix}`,
   adminEmail: `admin-${suffix}@acme.example`,
   adminName: `Ada ${suffix}`,
 });
 
-/** Captures everything printed through the global console (where Powertools writes in dev mode). */
-const captureConsole = (lines: string[]) => {
-  const methods = ['log', 'info', 'warn', 'error', 'debug', 'trace'] as const;
-  const originals = methods.map((method) => [method, console[method]] as const);
-  for (const method of methods) {
-    console[method] = (...parts: unknown[]) => {
-      lines.push(parts.map((part) => (typeof part === 'string' ? part : JSON.stringify(part))).join(' '));
-    };
-  }
-  return () => {
-    for (const [method, original] of originals) console[method] = original;
-  };
-};
-
 export interface SignUpHarnessOptions {
   /** Changes to `config/example.json` before it is validated (e.g. another pricing model). */
   configure?: (input: ConfigInput) => void;
 }
 
+/** The example config as the sign-up tests change it: these sections are all in `config/example.json`. */
 type ConfigInput = Record<string, unknown> & {
   marketplace: Record<string, unknown>;
   metering: Record<string, unknown>;
@@ -313,67 +271,21 @@ type ConfigInput = Record<string, unknown> & {
 };
 
 export const startSignUpHarness = async (options: SignUpHarnessOptions = {}): Promise<SignUpHarness> => {
-  const input = exampleConfigInput() as ConfigInput;
-  options.configure?.(input);
-  const dynamo = await startDynalite('signup');
-  let marketplaceOffsetMs = 0;
-  const base = parseDeploymentConfig(input);
-  const [saasus, marketplace, idoperation, eventBridge, secrets] = await Promise.all([
-    startSaasusEmulator({
-      credentials: saasusCredentials,
-      // A second env and a non-admin role, so tests can seed members who are not administrators.
-      envs: [
-        { id: base.saasus.envId, name: 'production', display_name: 'Production' },
-        { id: otherEnvId(base.saasus.envId), name: 'staging', display_name: 'Staging' },
-      ],
-      roles: [...base.saasus.adminRoleNames, memberRole],
-      plans: [...new Set([...Object.values(base.plans.byDimension), base.plans.defaultPlanId ?? ''])]
-        .filter((id) => id !== '')
-        .map((id, index) => ({ id, name: `plan-${index}` })),
-    }),
-    startMarketplaceEmulator({
-      productCode: base.marketplace.productCode,
-      identityMode: base.marketplace.identityMode,
-      now: () => new Date(Date.now() + marketplaceOffsetMs),
-    }),
-    startIdoperationEmulator({ authorization: idoperationAuthorization, basePath: '/v1' }),
-    startEventBridgeEmulator(),
-    startSecretsManagerEmulator(),
-  ]);
-  input.saasus.apiBaseUrl = saasus.url;
-  input.idoperation.baseUrl = `${idoperation.url}/v1`;
-  const config = parseDeploymentConfig(input);
   const sessionKey = randomBytes(48).toString('base64url').slice(0, 64);
-  secrets.putSecret(config.saasus.secretName, saasusCredentials);
-  secrets.putSecret(String(input.idoperation.secretName), { authorization: idoperationAuthorization });
-  secrets.putSecret(sessionSecretName, { key: sessionKey });
-
-  const env: Record<string, string> = {
-    BRIDGE_CONFIG: JSON.stringify(input),
-    LICENSES_TABLE: dynamo.tables.Licenses,
-    METERING_LEDGER_TABLE: dynamo.tables.MeteringLedger,
-    IDEMPOTENCY_TABLE: dynamo.tables.Idempotency,
-    DOMAIN_EVENT_BUS: domainEventBus,
-    SESSION_SECRET_NAME: sessionSecretName,
-    AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
-    AWS_ENDPOINT_URL_EVENTBRIDGE: eventBridge.url,
-    AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.url,
-    AWS_ENDPOINT_URL_MARKETPLACE_METERING: marketplace.url,
-    AWS_ENDPOINT_URL_MARKETPLACE_ENTITLEMENT_SERVICE: marketplace.url,
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: 'harness',
-    AWS_SECRET_ACCESS_KEY: 'harness',
-  };
-  Object.assign(process.env, env);
-
-  // Powertools prints through the global console in dev mode; the level comes from
-  // POWERTOOLS_LOG_LEVEL when the logger module is first loaded (a test file that reads the logs
-  // sets it with vi.hoisted), because the logger resets to that level on every warm invocation.
-  const logs: string[] = [];
-  const restoreConsole = captureConsole(logs);
+  const world = await startLocalWorld({
+    tablePrefix: 'signup',
+    saasusCredentials,
+    idoperationAuthorization,
+    domainEventBus,
+    configure: (input) => options.configure?.(input as ConfigInput),
+    // A second env (and the world's non-admin role), so tests can seed members who are not administrators.
+    extraSaasusEnvs: (envId) => [{ id: otherEnvId(envId), name: 'staging', display_name: 'Staging' }],
+    secrets: { [sessionSecretName]: { key: sessionKey } },
+    env: { SESSION_SECRET_NAME: sessionSecretName },
+  });
+  const { config, dynamo, saasus, marketplace, eventBridge, store } = world;
 
   const { handler } = await import('../../functions/sign-up/handler.js');
-  const store = createLicenseStore({ client: dynamo.client, tableName: dynamo.tables.Licenses });
   const documents = DynamoDBDocumentClient.from(dynamo.client);
 
   const buildApp: SignUpHarness['buildApp'] = (hooks = {}) => {
@@ -422,27 +334,20 @@ export const startSignUpHarness = async (options: SignUpHarnessOptions = {}): Pr
 
   return {
     config,
-    env,
+    env: world.env,
     saasus,
     marketplace,
-    idoperation,
+    idoperation: world.idoperation,
     eventBridge,
-    secrets,
+    secrets: world.secrets,
     store,
-    saasusClient: createSaasusClient({
-      baseUrl: saasus.url,
-      secrets: staticSecretSource({ harness: saasusCredentials }),
-      secretName: 'harness',
-      logger: { info: () => {}, warn: () => {} },
-    }),
+    saasusClient: world.saasusClient,
     sealer: createSessionSealer(sessionKey),
     sessionKey,
-    logs,
-    invoke: async (request) => normalise(await handler(httpEvent(request), lambdaContext())),
+    logs: world.logs,
+    invoke: async (request) => normalise(await handler(httpEvent(request), lambdaContext('sign-up', 29_000))),
     buildApp,
-    advanceMarketplaceClock: (ms) => {
-      marketplaceOffsetMs += ms;
-    },
+    advanceMarketplaceClock: world.advanceMarketplaceClock,
     newBuyer: (options = {}) => {
       const account = options.account ?? newAccountId();
       const license = marketplace.addLicense({ customerAwsAccountId: account });
@@ -494,11 +399,7 @@ export const startSignUpHarness = async (options: SignUpHarnessOptions = {}): Pr
       } while (startKey);
       return items;
     },
-    domainEvents: (licenseKey) =>
-      eventBridge
-        .events(domainEventBus)
-        .filter((event) => licenseKey === undefined || event.detail.licenseKey === licenseKey)
-        .map((event) => ({ detailType: event['detail-type'], detail: event.detail })),
+    domainEvents: world.domainEvents,
     tenantsOf: (licenseKey) =>
       saasus.state
         .tenants()
@@ -507,18 +408,7 @@ export const startSignUpHarness = async (options: SignUpHarnessOptions = {}): Pr
             (tenant.attributes as Record<string, unknown> | undefined)?.[LICENSE_ATTRIBUTE] === licenseKey,
         ),
     saasusWrites: () => saasus.state.requests().filter((request) => request.method !== 'GET').length,
-    close: async () => {
-      restoreConsole();
-      await Promise.all([
-        saasus.close(),
-        marketplace.close(),
-        idoperation.close(),
-        eventBridge.close(),
-        secrets.close(),
-      ]);
-      dynamo.client.destroy();
-      await dynamo.close();
-    },
+    close: world.close,
   };
 };
 
