@@ -19,6 +19,20 @@ export interface LocalDynamo {
   close(): Promise<void>;
 }
 
+/** Creates the stack's tables from the shared key definitions; returns definition id → table name. */
+export const createLocalTables = async (
+  client: DynamoDBClient,
+  prefix: string,
+): Promise<Record<(typeof tableDefinitions)[number]['id'], string>> => {
+  const tables: Record<string, string> = {};
+  for (const definition of tableDefinitions) {
+    const tableName = `${prefix}-${definition.id}`;
+    await client.send(new CreateTableCommand(createTableInput(definition, tableName)));
+    tables[definition.id] = tableName;
+  }
+  return tables as Record<(typeof tableDefinitions)[number]['id'], string>;
+};
+
 export const startLocalDynamo = async (
   options: { prefix?: string; region?: string; port?: number } = {},
 ): Promise<LocalDynamo> => {
@@ -36,13 +50,7 @@ export const startLocalDynamo = async (
     credentials: { accessKeyId: 'sandbox', secretAccessKey: 'sandbox' },
   });
   const documents = DynamoDBDocumentClient.from(client);
-  const prefix = options.prefix ?? 'sandbox';
-  const tables: Record<string, string> = {};
-  for (const definition of tableDefinitions) {
-    const tableName = `${prefix}-${definition.id}`;
-    await client.send(new CreateTableCommand(createTableInput(definition, tableName)));
-    tables[definition.id] = tableName;
-  }
+  const tables = await createLocalTables(client, options.prefix ?? 'sandbox');
   return {
     endpoint,
     client,

@@ -2,13 +2,13 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { DeploymentConfig, DeploymentConfigInput } from '../../functions/shared/config.js';
 import { parseDeploymentConfig } from '../../functions/shared/config.js';
 import { createSaasusClient, type SaasusClient } from '../../functions/shared/saasus/client.js';
 import { staticSecretSource } from '../../functions/shared/secrets.js';
-import { createTableInput, tableDefinitions } from '../../functions/shared/tables.js';
+import { createLocalTables } from '../../sandbox/dynamo.js';
 import { type EventBridgeEmulator, startEventBridgeEmulator } from '../../sandbox/emulators/eventbridge.js';
 import {
   AwsJsonError,
@@ -175,12 +175,7 @@ export const startWorld = async (options: WorldOptions = {}): Promise<World> => 
   };
   const base = parseDeploymentConfig(input);
   const dynamo = await startDynaliteProcess();
-  const tables: Record<string, string> = {};
-  for (const definition of tableDefinitions) {
-    const tableName = `bench-${definition.id}`;
-    await dynamo.client.send(new CreateTableCommand(createTableInput(definition, tableName)));
-    tables[definition.id] = tableName;
-  }
+  const tables: Record<string, string> = await createLocalTables(dynamo.client, 'bench');
   const queued: SentMessage[] = [];
   const plans = [
     ...new Set([
