@@ -68,34 +68,26 @@ export class Scheduler {
       startDate?: string,
       endDate?: string,
     ) => {
+      let expression: ScheduleExpression;
+      let problem: string | undefined;
       try {
-        const expression = parseScheduleExpression(text, { timeZone, anchor: options.anchor });
-        this.#jobs.push({
-          id,
-          kind,
-          name,
-          expression,
-          timeZone,
-          targets,
-          startsAt: startDate ? Date.parse(startDate) : undefined,
-          endsAt: endDate ? Date.parse(endDate) : undefined,
-          problem: undefined,
-        });
+        expression = parseScheduleExpression(text, { timeZone, anchor: options.anchor });
       } catch (error) {
-        const expression: ScheduleExpression = { kind: 'cron', text, nextAfter: () => undefined };
-        const problem = error instanceof Error ? error.message : String(error);
-        this.#jobs.push({
-          id,
-          kind,
-          name,
-          expression,
-          timeZone,
-          targets,
-          startsAt: undefined,
-          endsAt: undefined,
-          problem,
-        });
+        // Listed with its problem on the dashboard, never fired.
+        expression = { kind: 'cron', text, nextAfter: () => undefined };
+        problem = error instanceof Error ? error.message : String(error);
       }
+      this.#jobs.push({
+        id,
+        kind,
+        name,
+        expression,
+        timeZone,
+        targets,
+        startsAt: startDate && !problem ? Date.parse(startDate) : undefined,
+        endsAt: endDate && !problem ? Date.parse(endDate) : undefined,
+        problem,
+      });
     };
     for (const schedule of model.schedules.filter((candidate) => candidate.enabled)) {
       add(
