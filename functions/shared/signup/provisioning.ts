@@ -4,6 +4,7 @@ import type { DeploymentConfig } from '../config.js';
 import { type DomainEvent, domainEventTypes } from '../domain-events.js';
 import { IdoperationConflictError } from '../idoperation/errors.js';
 import type { IdoperationClient } from '../idoperation/index.js';
+import { directoryServicesFor } from '../license/effects.js';
 import { sleep } from '../retry.js';
 import type { SaasusClient } from '../saasus/client.js';
 import { LicenseConflictError, type LicenseItem, type LicenseStore } from '../store/licenses.js';
@@ -257,7 +258,7 @@ export const createProvisioning = (deps: ProvisioningDependencies) => {
     if (!directory || !deps.idoperation) return;
     if (provisioned(license).directoryUser) return;
     const planId = provisioned(license).plan?.planId ?? config.plans.defaultPlanId;
-    const services = (planId ? directory.servicesByPlan[planId] : undefined) ?? [1];
+    const services = directoryServicesFor(directory.servicesByPlan, planId);
     // iDoperation has no lookup by email: remember that we tried, so a 409 after a crash can be
     // told apart from an account that existed before us.
     const triedBefore = license.directoryRegistrationAttemptedAt !== undefined;
