@@ -15,7 +15,8 @@ const usage = `Usage: npm start -- [options]
   --config FILE     deployment config to synthesize (default config/example.json, or the scenario's own)
   --port N          web UI port (default $PORT or 3000; a scenario picks a free port unless given)
   --frozen          start with the simulated clock frozen
-  --quiet           do not print handler logs
+  --quiet           do not print handler logs (a scenario prints them only with --verbose)
+  --verbose         with --scenario: print handler logs between the checklist lines
   --help            this text`;
 
 // The functions run on Node.js 24 in Lambda; the SDK's notice about older Node.js versions is noise here.
@@ -29,6 +30,7 @@ const main = async () => {
       port: { type: 'string' },
       frozen: { type: 'boolean' },
       quiet: { type: 'boolean' },
+      verbose: { type: 'boolean' },
       help: { type: 'boolean' },
     },
   });
@@ -56,7 +58,8 @@ const main = async () => {
       port,
       configFile,
       clock: { frozen: values.frozen ?? false },
-      handlerLogs: !(values.quiet ?? false),
+      // A scenario's output is its checklist; its handler logs are there on request.
+      handlerLogs: scenario ? (values.verbose ?? false) && !values.quiet : !(values.quiet ?? false),
     });
   } catch (error) {
     if (error instanceof ConfigError) {

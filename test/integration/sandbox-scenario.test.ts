@@ -20,11 +20,23 @@ const runStart = (args: string[]) =>
     child.on('close', (code) => resolve({ code, output }));
   });
 
+/** Handler log lines are printed as `[<function label>] LEVEL message`. */
+const handlerLogLines = (output: string) =>
+  output.split('\n').filter((line) => /^\[[^\]]+\] [A-Z]+ /.test(line));
+
 describe('sandbox scenarios', () => {
-  it('runs the smoke scenario and exits 0', async () => {
-    const { code, output } = await runStart(['--scenario', 'smoke', '--quiet']);
+  it('runs the smoke scenario and exits 0, printing only its checklist', async () => {
+    const { code, output } = await runStart(['--scenario', 'smoke']);
     expect(output).toContain('Scenario smoke passed');
     expect(output).not.toContain('✗');
+    expect(handlerLogLines(output)).toEqual([]);
+    expect(code).toBe(0);
+  }, 120_000);
+
+  it('prints the handler logs between the checklist lines with --verbose', async () => {
+    const { code, output } = await runStart(['--scenario', 'smoke', '--verbose']);
+    expect(output).toContain('Scenario smoke passed');
+    expect(handlerLogLines(output).length).toBeGreaterThan(0);
     expect(code).toBe(0);
   }, 120_000);
 
