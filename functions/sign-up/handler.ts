@@ -9,6 +9,7 @@ import { logger } from '#shared/powertools';
 import { createRuntime, runtimeEnvSchema } from '#shared/runtime';
 import { createSignUpApp } from '#shared/signup/app';
 import { createProvisioning } from '#shared/signup/provisioning';
+import { securityHeaders } from '#shared/signup/security-headers';
 import { createSessionSealer, type SessionSealer } from '#shared/signup/session';
 
 /** The fulfillment URL's function: the web flow lives in the shared sign-up module. */
@@ -61,6 +62,6 @@ const app = createSignUpApp({
   basePath: env.PUBLIC_BASE_PATH,
 });
 
-export const handler = middy((event: APIGatewayProxyEventV2) => app.handle(event)).use(
-  injectLambdaContext(logger, { resetKeys: true }),
-);
+export const handler = middy((event: APIGatewayProxyEventV2) => app.handle(event))
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(securityHeaders());

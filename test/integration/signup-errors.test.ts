@@ -201,6 +201,15 @@ describe('routing', () => {
     });
     expect(result.headers['content-security-policy']).toContain("default-src 'none'");
     expect(result.headers['content-security-policy']).toContain("form-action 'self'");
+    // middy's set beyond the hand-written one; none of its policy directives that would break our forms.
+    expect(result.headers).toMatchObject({
+      'strict-transport-security': 'max-age=31536000; includeSubDomains',
+      'cross-origin-opener-policy': 'same-origin',
+    });
+    expect(result.headers['permissions-policy']).toContain('camera=()');
+    expect(result.headers['content-security-policy']).not.toMatch(
+      /sandbox|upgrade-insecure-requests|navigate-to/,
+    );
   });
 });
 

@@ -9,7 +9,7 @@ import {
   tenantChoicePage,
   validateRegistrationForm,
 } from '#shared/signup/pages';
-import { FormRequestError, parseFulfillmentRequest } from '#shared/signup/request';
+import { FormRequestError, parseFormBody, parseFulfillmentRequest } from '#shared/signup/request';
 import {
   createSessionSealer,
   readCookie,
@@ -66,9 +66,9 @@ describe('registration session', () => {
 
 describe('fulfillment request', () => {
   const form = 'application/x-www-form-urlencoded';
-  const problem = (request: Parameters<typeof parseFulfillmentRequest>[0]) => {
+  const problem = async (request: Parameters<typeof parseFulfillmentRequest>[0]) => {
     try {
-      parseFulfillmentRequest(request);
+      await parseFulfillmentRequest(request);
     } catch (error) {
       if (error instanceof FormRequestError) return error.problem;
       throw error;
@@ -76,14 +76,14 @@ describe('fulfillment request', () => {
     return 'accepted';
   };
 
-  it('reads the token from urlencoded, base64-encoded and multipart bodies', () => {
+  it('reads the token from urlencoded, base64-encoded and multipart bodies', async () => {
     const body = 'x-amzn-marketplace-token=abc%2Bdef%2F%3D&x-amzn-marketplace-offer-type=free-trial';
-    expect(parseFulfillmentRequest({ body, headers: { 'content-type': form } })).toEqual({
+    expect(await parseFulfillmentRequest({ body, headers: { 'content-type': form } })).toEqual({
       token: 'abc+def/=',
       freeTrial: true,
     });
     expect(
-      parseFulfillmentRequest({
+      await parseFulfillmentRequest({
         body: Buffer.from(body).toString('base64'),
         isBase64Encoded: true,
         headers: { 'content-type': form },
@@ -98,30 +98,64 @@ describe('fulfillment request', () => {
       '',
     ].join('\r\n');
     expect(
-      parseFulfillmentRequest({
+      await parseFulfillmentRequest({
         body: multipart,
         headers: { 'content-type': 'multipart/form-data; boundary=XyZ' },
       }),
     ).toEqual({ token: 'tok123', freeTrial: false });
   });
 
-  it('names what is wrong with a bad request', () => {
-    expect(problem({ body: 'other=1', headers: { 'content-type': form } })).toBe('missing-token');
-    expect(problem({ body: 'x-amzn-marketplace-token=%20', headers: { 'content-type': form } })).toBe(
+  it('never reads a multipart file part as a field, however its file name is written', async () => {
+    const withFile = (disposition: string) =>
+      [
+        '--XyZ',
+        `Content-Disposition: form-data; name="x-amzn-marketplace-token"; ${disposition}`,
+        'Content-Type: text/plain',
+        '',
+        'FILEDATA',
+        '--XyZ',
+        'Content-Disposition: form-data; name="x-amzn-marketplace-token"',
+        '',
+        'tok123',
+        '--XyZ--',
+        '',
+      ].join('\r\n');
+    const headers = { 'content-type': 'multipart/form-data; boundary="XyZ"' };
+    expect(await parseFulfillmentRequest({ body: withFile('filename="token.txt"'), headers })).toEqual({
+      token: 'tok123',
+      freeTrial: false,
+    });
+    // RFC 5987's extended file name: a parser that knows it skips the file, one that does not refuses the body.
+    const extended = await parseFormBody({ body: withFile("filename*=UTF-8''token.txt"), headers }).then(
+      (fields) => fields.get('x-amzn-marketplace-token'),
+      (error: unknown) => (error instanceof FormRequestError ? error.problem : error),
+    );
+    expect(['tok123', 'malformed']).toContain(extended);
+  });
+
+  it('names what is wrong with a bad request', async () => {
+    expect(await problem({ body: 'other=1', headers: { 'content-type': form } })).toBe('missing-token');
+    expect(await problem({ body: 'x-amzn-marketplace-token=%20', headers: { 'content-type': form } })).toBe(
       'empty-token',
     );
     expect(
-      problem({ body: `x-amzn-marketplace-token=${'a'.repeat(5000)}`, headers: { 'content-type': form } }),
+      await problem({
+        body: `x-amzn-marketplace-token=${'a'.repeat(5000)}`,
+        headers: { 'content-type': form },
+      }),
     ).toBe('oversized');
-    expect(problem({ body: 'x'.repeat(70_000), headers: { 'content-type': form } })).toBe('oversized');
-    expect(problem({ body: 'x-amzn-marketplace-token=<script>', headers: { 'content-type': form } })).toBe(
-      'malformed',
-    );
+    expect(await problem({ body: 'x'.repeat(70_000), headers: { 'content-type': form } })).toBe('oversized');
     expect(
-      problem({ body: '{"x-amzn-marketplace-token":"a"}', headers: { 'content-type': 'application/json' } }),
+      await problem({ body: 'x-amzn-marketplace-token=<script>', headers: { 'content-type': form } }),
+    ).toBe('malformed');
+    expect(
+      await problem({
+        body: '{"x-amzn-marketplace-token":"a"}',
+        headers: { 'content-type': 'application/json' },
+      }),
     ).toBe('unsupported-media-type');
-    expect(problem({ body: '%%%', isBase64Encoded: true, headers: {} })).toBe('malformed');
-    expect(problem({ body: 'garbage', headers: { 'content-type': 'multipart/form-data' } })).toBe(
+    expect(await problem({ body: '%%%', isBase64Encoded: true, headers: {} })).toBe('malformed');
+    expect(await problem({ body: 'garbage', headers: { 'content-type': 'multipart/form-data' } })).toBe(
       'malformed',
     );
   });

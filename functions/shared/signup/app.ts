@@ -91,26 +91,19 @@ class HttpProblem extends Error {
   }
 }
 
-const securityHeaders = {
-  'content-security-policy':
-    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-  'x-content-type-options': 'nosniff',
-  'x-frame-options': 'DENY',
-  'referrer-policy': 'no-referrer',
-  'cache-control': 'no-store',
-  'strict-transport-security': 'max-age=31536000; includeSubDomains',
-};
+/** Pages carry a CSRF token and a session: never cached. The security headers are the handler's (middy). */
+const noStore = { 'cache-control': 'no-store' };
 
 const html = (statusCode: number, body: string, extra: Partial<Result> = {}): Result => ({
   statusCode,
-  headers: { 'content-type': 'text/html; charset=utf-8', ...securityHeaders, ...(extra.headers ?? {}) },
+  headers: { 'content-type': 'text/html; charset=utf-8', ...noStore, ...(extra.headers ?? {}) },
   body,
   ...(extra.cookies ? { cookies: extra.cookies } : {}),
 });
 
 const redirect = (location: string, cookies?: string[]): Result => ({
   statusCode: 303,
-  headers: { location, ...securityHeaders },
+  headers: { location, ...noStore },
   body: '',
   ...(cookies ? { cookies } : {}),
 });
@@ -146,7 +139,7 @@ export const createSignUpApp = (deps: SignUpAppDependencies) => {
     parseFormBody({ body: event.body, isBase64Encoded: event.isBase64Encoded, headers: event.headers });
 
   const fulfill = async (event: APIGatewayProxyEventV2): Promise<Result> => {
-    const request = parseFulfillmentRequest({
+    const request = await parseFulfillmentRequest({
       body: event.body,
       isBase64Encoded: event.isBase64Encoded,
       headers: event.headers,
@@ -200,7 +193,7 @@ export const createSignUpApp = (deps: SignUpAppDependencies) => {
 
   const submitRegistration = async (event: APIGatewayProxyEventV2, lang: Language): Promise<Result> => {
     const session = await openSession(event);
-    const fields = readForm(event);
+    const fields = await readForm(event);
     await requireCsrf(session, fields);
     const validation = validateRegistrationForm(fields);
     if (!validation.ok) {
@@ -286,7 +279,7 @@ export const createSignUpApp = (deps: SignUpAppDependencies) => {
 
   const submitLink = async (event: APIGatewayProxyEventV2, lang: Language): Promise<Result> => {
     const session = await openSession(event);
-    const fields = readForm(event);
+    const fields = await readForm(event);
     await requireCsrf(session, fields);
     const tenantId = fields.get('tenantId');
     if (!session.uid || !tenantId) throw new HttpProblem(400, 'bad-request');

@@ -56,26 +56,23 @@ const parseUrlEncoded = (text: string): Map<string, string> => {
   return fields;
 };
 
-const parseMultipart = (text: string, contentType: string): Map<string, string> => {
-  const boundary = /boundary=(?:"([^"]{1,70})"|([^;\s]{1,70}))/i.exec(contentType);
-  const delimiter = boundary?.[1] ?? boundary?.[2];
-  if (!delimiter) throw new FormRequestError('malformed');
+/** The platform's multipart parser (the one behind fetch's `Response.formData()`); file parts are ignored. */
+const parseMultipart = async (text: string, contentType: string): Promise<Map<string, string>> => {
+  let form: FormData;
+  try {
+    form = await new Response(text, { headers: { 'content-type': contentType } }).formData();
+  } catch {
+    throw new FormRequestError('malformed');
+  }
   const fields = new Map<string, string>();
-  for (const part of text.split(`--${delimiter}`).slice(1)) {
-    if (part.startsWith('--')) break;
-    const headerEnd = part.indexOf('\r\n\r\n');
-    if (headerEnd < 0) continue;
-    const headers = part.slice(0, headerEnd);
-    const name = /content-disposition:[^\r\n]*\bname="([^"]*)"/i.exec(headers)?.[1];
-    if (name === undefined || /filename=/i.test(headers)) continue;
-    const value = part.slice(headerEnd + 4).replace(/\r\n$/, '');
-    if (!fields.has(name)) fields.set(name, value);
+  for (const [name, value] of form) {
+    if (typeof value === 'string' && !fields.has(name)) fields.set(name, value);
   }
   return fields;
 };
 
 /** Parses a urlencoded or multipart form body into its fields (first value of each name wins). */
-export const parseFormBody = (request: HttpBody): Map<string, string> => {
+export const parseFormBody = async (request: HttpBody): Promise<Map<string, string>> => {
   const text = decodeBody(request);
   if (Buffer.byteLength(text, 'utf8') > MAX_BODY_BYTES) throw new FormRequestError('oversized');
   const contentType = (request.headers?.['content-type'] ?? '').toLowerCase();
@@ -99,8 +96,8 @@ export interface FulfillmentRequest {
 /** Registration tokens are opaque but printable; anything else is not a token AWS produced. */
 const TOKEN_PATTERN = /^[A-Za-z0-9+/=_.:~-]+$/;
 
-export const parseFulfillmentRequest = (request: HttpBody): FulfillmentRequest => {
-  const fields = parseFormBody(request);
+export const parseFulfillmentRequest = async (request: HttpBody): Promise<FulfillmentRequest> => {
+  const fields = await parseFormBody(request);
   const token = fields.get(TOKEN_FIELD);
   if (token === undefined) throw new FormRequestError('missing-token');
   const trimmed = token.trim();
