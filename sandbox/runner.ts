@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
@@ -38,7 +38,6 @@ import {
   type SynthesisResult,
   synthesizeBridgeTemplate,
 } from './template.js';
-import { createWebHandler, SAAS_SIGN_IN_PATH } from './web/server.js';
 
 /**
  * The whole system on one machine: the stack's template read into a model, dynalite with its
@@ -55,6 +54,16 @@ import { createWebHandler, SAAS_SIGN_IN_PATH } from './web/server.js';
 export const SANDBOX_ACCOUNT = '123456789012';
 /** Buyer accounts offered on the buyer simulator. */
 export const PRESET_BUYER_ACCOUNTS = ['111122223333', '444455556666', '777788889999'] as const;
+
+/** The page that stands in for the SaaS sign-in (`saasus.signInUrl`), where sign-up ends. */
+export const SAAS_SIGN_IN_PATH = '/saas/sign-in';
+
+/** What the web layer (buyer simulator, dashboard, HTTP APIs) is given besides the sandbox. */
+export interface WebOptions {
+  readonly presetBuyerAccounts: readonly string[];
+  /** The config's `saasus.signInUrl` (the functions are given the stand-in page instead). */
+  readonly saasSignInUrl?: string;
+}
 export const SANDBOX_SAASUS_CREDENTIALS = {
   saasId: 'sandbox-saas-0001',
   apiKey: 'sandbox-api-key',
@@ -87,6 +96,11 @@ export interface SandboxOptions {
   readonly cacheTemplate?: boolean;
   /** Run this template instead of synthesizing the app (tests run small stacks this way). */
   readonly synthesis?: Pick<SynthesisResult, 'template' | 'stackName' | 'config'> & Partial<SynthesisResult>;
+  /**
+   * Serves the sandbox's web port: `sandbox/index.ts` passes the web layer (which depends on the
+   * runner, not the reverse). Without it every request is answered 404.
+   */
+  readonly web?: (sandbox: Sandbox, options: WebOptions) => RequestListener;
 }
 
 export interface SandboxFunction {
@@ -917,10 +931,15 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
       ]);
     },
   };
-  handleRequest = createWebHandler(sandbox, {
-    presetBuyerAccounts: PRESET_BUYER_ACCOUNTS,
-    saasSignInUrl: deployed.saasus.signInUrl,
-  });
+  handleRequest = options.web
+    ? options.web(sandbox, {
+        presetBuyerAccounts: PRESET_BUYER_ACCOUNTS,
+        saasSignInUrl: deployed.saasus.signInUrl,
+      })
+    : (_request, response) => {
+        response.writeHead(404, { 'content-type': 'text/plain' });
+        response.end('This sandbox was started without its web layer');
+      };
   if (options.warm ?? true) {
     for (const fn of functions.values()) void fn.host.warm();
   }

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from '#shared/config';
-import { type Sandbox, startSandbox } from './runner.js';
+import { type Sandbox, startSandbox } from './index.js';
 import { runScenario } from './scenario.js';
 import { scenarios } from './scenarios/index.js';
 

@@ -1,8 +1,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import type { LicenseSignal } from '../../functions/shared/events/license-signal.js';
 import { applySignal, parseLicenseRecord } from '../../functions/shared/license/record.js';
+import type { LicenseSignal } from '../../functions/shared/license/signal.js';
 import { deriveStatus } from '../../functions/shared/license/status.js';
 import { signSaasusRequest } from '../../functions/shared/saasus/signature.js';
 import { createLicenseStore } from '../../functions/shared/store/licenses.js';

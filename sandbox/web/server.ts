@@ -6,7 +6,7 @@ import {
   type MarketplaceEventKind,
   marketplaceEventKinds,
 } from '../marketplace-events.js';
-import type { Sandbox } from '../runner.js';
+import { SAAS_SIGN_IN_PATH, type Sandbox, type WebOptions } from '../runner.js';
 import { escapeHtml, html, page } from './html.js';
 import { buyerPage, dashboardBody } from './pages.js';
 import { snapshot } from './snapshot.js';
@@ -17,16 +17,7 @@ import { snapshot } from './snapshot.js';
  * they came from, with a one-line message shown there, once the handlers they set off are done.
  */
 
-export interface WebOptions {
-  readonly presetBuyerAccounts: readonly string[];
-  /** The config's `saasus.signInUrl` (the functions are given the stand-in page instead). */
-  readonly saasSignInUrl?: string;
-}
-
 type Flash = { text: string; error: boolean };
-
-/** The page that stands in for the SaaS sign-in (`saasus.signInUrl`), where sign-up ends. */
-export const SAAS_SIGN_IN_PATH = '/saas/sign-in';
 
 const readRaw = (request: IncomingMessage): Promise<Buffer> =>
   new Promise((resolve, reject) => {

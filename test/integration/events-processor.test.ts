@@ -3,7 +3,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeploymentConfig } from '#shared/config';
 import { parseEnv } from '#shared/env';
 import { licenseEventDependencies } from '#shared/events/handler-support';
-import type { LicenseSignal } from '#shared/events/license-signal';
 import { parseMarketplaceEvent } from '#shared/events/marketplace-eventbridge';
 import {
   createLicenseEventProcessor,
@@ -11,6 +10,7 @@ import {
   type LicenseEventDependencies,
 } from '#shared/events/processor';
 import type { LicenseRecord } from '#shared/license/record';
+import type { LicenseSignal } from '#shared/license/signal';
 import { createRuntime, runtimeEnvSchema } from '#shared/runtime';
 import {
   agreementDetail,

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Sandbox, startSandbox } from '#sandbox/runner';
+import { type Sandbox, startSandbox } from '#sandbox/index';
 
 /** The sandbox of the real stack (config/example.json) on a free port: pages answer, and it stops cleanly. */
 

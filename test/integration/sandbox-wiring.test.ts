@@ -20,7 +20,7 @@ import { SqsSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BridgeFunction } from '#lib/constructs/bridge-function';
-import { type Sandbox, startSandbox } from '#sandbox/runner';
+import { type Sandbox, startSandbox } from '#sandbox/index';
 import type { CfnTemplate } from '#sandbox/template';
 import { parseDeploymentConfig } from '#shared/config';
 import { cdkJsonContext, exampleConfigInput } from '../support/config.js';

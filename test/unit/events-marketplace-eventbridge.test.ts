@@ -1,9 +1,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { EventParseError } from '#shared/events/common';
-import type { LicenseSignal, LicenseSignalKind } from '#shared/events/license-signal';
 import { parseMarketplaceEvent } from '#shared/events/marketplace-eventbridge';
 import { applySignal, initialRecord, type LicenseRecord } from '#shared/license/record';
+import type { LicenseSignal, LicenseSignalKind } from '#shared/license/signal';
 import { deriveStatus, type LicenseStatus } from '#shared/license/status';
 
 const eventsDir = new URL('../../../shared/reference/aws-marketplace/events/eventbridge/', import.meta.url);

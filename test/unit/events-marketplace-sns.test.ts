@@ -1,13 +1,13 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { EventParseError } from '#shared/events/common';
-import type { LicenseSignal, LicenseSignalKind } from '#shared/events/license-signal';
 import {
   type MarketplaceSnsOptions,
   parseMarketplaceSnsMessage,
   type snsActions,
 } from '#shared/events/marketplace-sns';
 import { applySignal, initialRecord } from '#shared/license/record';
+import type { LicenseSignal, LicenseSignalKind } from '#shared/license/signal';
 import { deriveStatus, type LicenseStatus } from '#shared/license/status';
 
 const snsDir = new URL('../../../shared/reference/aws-marketplace/events/sns/', import.meta.url);

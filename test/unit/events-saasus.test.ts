@@ -1,12 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { EventParseError } from '#shared/events/common';
-import {
-  parseSaasusApiCall,
-  parseSaasusEvent,
-  type SaasusSignal,
-  saasusSignalTenantIds,
-} from '#shared/events/saasus';
+import { parseSaasusApiCall, parseSaasusEvent } from '#shared/events/saasus';
+import { type SaasusSignal, saasusSignalTenantIds } from '#shared/license/saasus-signal';
 
 const eventsDir = new URL('../../../shared/reference/saasus/events/', import.meta.url);
 const fixture = (name: string) =>

@@ -1,7 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type DeploymentConfig, parseDeploymentConfig } from '#shared/config';
-import type { LicenseSignal } from '#shared/events/license-signal';
 import { parseMarketplaceEvent } from '#shared/events/marketplace-eventbridge';
 import { parseMarketplaceSnsMessage, type SnsAction } from '#shared/events/marketplace-sns';
 import { desiredEffects, directoryServicesFor, type Registration } from '#shared/license/effects';
@@ -14,6 +13,7 @@ import {
   recordEntitlements,
   recordFinalFlush,
 } from '#shared/license/record';
+import type { LicenseSignal } from '#shared/license/signal';
 import { deriveStatus } from '#shared/license/status';
 import { domainEventsFor } from '#shared/license/transitions';
 import { exampleConfigInput } from '../support/config.js';

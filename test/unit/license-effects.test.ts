@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { type DeploymentConfig, parseDeploymentConfig } from '#shared/config';
-import type { LicenseSignal, LicenseSignalBody } from '#shared/events/license-signal';
 import {
   type DesiredEffects,
   desiredEffects,
@@ -17,6 +16,7 @@ import {
   recordEntitlements,
   recordFinalFlush,
 } from '#shared/license/record';
+import type { LicenseSignal, LicenseSignalBody } from '#shared/license/signal';
 import { domainEventsFor } from '#shared/license/transitions';
 import { exampleConfigInput } from '../support/config.js';
 

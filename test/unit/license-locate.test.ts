@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalLicenseArn, type LicenseLocator } from '#shared/events/license-signal';
 import { type LicenseCandidate, licenseLookupFor, pickLicense } from '#shared/license/locate';
 import { applySignal, initialRecord, type LicenseRecord } from '#shared/license/record';
+import { canonicalLicenseArn, type LicenseLocator } from '#shared/license/signal';
 
 const arn = 'arn:aws:license-manager:us-east-1:123456789012:l-1';
 

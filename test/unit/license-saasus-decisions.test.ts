@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { parseDeploymentConfig } from '#shared/config';
-import type { SaasusSignal } from '#shared/events/saasus';
 import { desiredEffects, type Registration } from '#shared/license/effects';
 import { applySignal, initialRecord, type LicenseRecord } from '#shared/license/record';
 import { decideSaasusSignal, type SaasusDecisionContext } from '#shared/license/saasus-decisions';
+import type { SaasusSignal } from '#shared/license/saasus-signal';
 import { exampleConfigInput } from '../support/config.js';
 
 const basicPlan = '0f8d6c2e-1111-4a7b-9c3d-000000000001';

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import type { LicenseSignal, LicenseSignalBody } from '#shared/events/license-signal';
 import {
   applySignal,
   hasApplied,
@@ -12,6 +11,7 @@ import {
   recordEntitlements,
   recordFinalFlush,
 } from '#shared/license/record';
+import type { LicenseSignal, LicenseSignalBody } from '#shared/license/signal';
 import { deriveStatus } from '#shared/license/status';
 
 const at = (minute: number) => new Date(Date.UTC(2026, 6, 1, 10, minute)).toISOString();

@@ -1,5 +1,11 @@
 import * as z from 'zod';
 import {
+  canonicalLicenseArn,
+  type LicenseLocator,
+  type LicenseSignal,
+  type LicenseSignalBody,
+} from '../license/signal.js';
+import {
   accept,
   EventParseError,
   identifier,
@@ -9,12 +15,6 @@ import {
   type ParseOutcome,
   parseWith,
 } from './common.js';
-import {
-  canonicalLicenseArn,
-  type LicenseLocator,
-  type LicenseSignal,
-  type LicenseSignalBody,
-} from './license-signal.js';
 
 /** AWS Marketplace agreement and license events on EventBridge (NOTES §b1). */
 

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import type { LicenseSignal, LicenseSignalBody } from '../license/signal.js';
 import {
   accept,
   EventParseError,
@@ -11,7 +12,6 @@ import {
   parseJsonText,
   parseWith,
 } from './common.js';
-import type { LicenseSignal, LicenseSignalBody } from './license-signal.js';
 
 /**
  * Legacy AWS Marketplace SNS notifications (subscription and entitlement topics) as they arrive in

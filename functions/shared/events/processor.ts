@@ -14,6 +14,7 @@ import {
   recordEntitlements,
   recordFinalFlush,
 } from '../license/record.js';
+import type { LicenseSignal } from '../license/signal.js';
 import { deriveStatus, type LicenseStatus } from '../license/status.js';
 import { domainEventsFor, licenseDomainEventTypes } from '../license/transitions.js';
 import type { EntitlementFilter } from '../marketplace/entitlements.js';
@@ -27,7 +28,6 @@ import {
   outboxOf,
   subjectOf,
 } from './license-item.js';
-import type { LicenseSignal } from './license-signal.js';
 import { type ConflictRetryOptions, publishOutbox, updateLicense } from './license-writes.js';
 import { createTenantSync, type EventLogger, type TenantAction } from './tenant-sync.js';
 

@@ -10,6 +10,7 @@ import {
   type SaasusAction,
   type SaasusDecision,
 } from '../license/saasus-decisions.js';
+import { type SaasusSignal, saasusSignalTenantIds } from '../license/saasus-signal.js';
 import { deriveStatus, type LicenseStatus } from '../license/status.js';
 import type { DomainEventDraft } from '../license/transitions.js';
 import type { LicenseItem } from '../store/licenses.js';
@@ -25,7 +26,6 @@ import {
   subjectOf,
 } from './license-item.js';
 import { publishOutbox, updateLicense } from './license-writes.js';
-import { type SaasusSignal, saasusSignalTenantIds } from './saasus.js';
 import { createTenantSync, type TenantSyncDependencies } from './tenant-sync.js';
 
 /**

@@ -1,5 +1,5 @@
-import { canonicalLicenseArn, type LicenseLocator } from '../events/license-signal.js';
 import type { LicenseRecord } from './record.js';
+import { canonicalLicenseArn, type LicenseLocator } from './signal.js';
 
 /**
  * How a handler finds the license a signal is about, in two pure steps: `licenseLookupFor` says

@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { describeIssues } from '../config.js';
-import type { LicenseSignal } from '../events/license-signal.js';
 import { type EntitlementSnapshot, newerSnapshot } from './entitlements.js';
+import type { LicenseSignal } from './signal.js';
 
 /**
  * The license record: a compact account of what has been seen about one license, stored as the

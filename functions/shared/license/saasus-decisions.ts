@@ -1,5 +1,5 @@
-import type { SaasusSignal } from '../events/saasus.js';
 import type { DesiredEffects } from './effects.js';
+import type { SaasusSignal } from './saasus-signal.js';
 import type { DomainEventDraft } from './transitions.js';
 
 /**

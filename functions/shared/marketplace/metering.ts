@@ -6,7 +6,6 @@ import {
 } from '@aws-sdk/client-marketplace-metering';
 import * as z from 'zod';
 import { describeIssues } from '../config.js';
-import { MAX_QUANTITY, MAX_RECORDS_PER_BATCH } from '../metering/limits.js';
 import { logger } from '../powertools.js';
 import { withRetry } from '../retry.js';
 import {
@@ -16,6 +15,7 @@ import {
   toMarketplaceError,
 } from './errors.js';
 import { type BuyerIdentity, buyerIdentitySchema, type IdentityMode, licenseKeyOf } from './identity.js';
+import { MAX_QUANTITY, MAX_RECORDS_PER_BATCH } from './limits.js';
 
 /** One usage record: a buyer's quantity of one dimension for one usage hour. */
 export interface MeteringRecord {

@@ -1,10 +1,8 @@
+import { MAX_QUANTITY } from '../marketplace/limits.js';
 import { QuantityOutOfRangeError } from './errors.js';
 
-/** The largest `Quantity` a BatchMeterUsage UsageRecord accepts (a signed 32-bit integer). */
-export const MAX_QUANTITY = 2_147_483_647;
-
-/** BatchMeterUsage accepts at most this many UsageRecords per call. */
-export const MAX_RECORDS_PER_BATCH = 25;
+/** BatchMeterUsage's limits, which the metering steps plan around. */
+export { MAX_QUANTITY, MAX_RECORDS_PER_BATCH } from '../marketplace/limits.js';
 
 /** Throws unless `value` is an integer a UsageRecord can carry; `what` names it in the message. */
 export const assertQuantity = (value: number, what = 'quantity'): number => {

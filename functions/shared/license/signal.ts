@@ -10,7 +10,7 @@
  */
 
 /**
- * How a handler finds the license record a signal is about (see `license/locate.ts`):
+ * How a handler finds the license record a signal is about (see `locate.ts`):
  * - `licenseArn`: license events carry it; GetItem by `licenseKey` in `license` identity mode.
  * - `agreement`: agreement events usually carry no license; query `byAccount` with the acceptor
  *   account and pick the license whose record knows the agreement (or its predecessor).
