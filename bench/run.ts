@@ -24,6 +24,9 @@ import { runSignUp } from './scenarios/signup.js';
  *   --only a,b          run some scenarios (bundle, cold, signup, metering, events); the others keep
  *                       their figures from the previous bench/results/latest.json
  *   --metering-sizes    licenses per metering case (default 1000,10000,100000)
+ *   --dimensions        dimensions per metering case, each size runs once per value (default 1,2,3)
+ *   --dynamo-latency-ms added to every DynamoDB request in the metering cases (default 10)
+ *   --saasus-latency-ms added to every SaaSus call in the metering cases (default 150)
  *   --compression N     quota compression of the largest metering case (must divide the worker count)
  *   --synth-dir DIR     reuse a `cdk synth -o DIR` output instead of synthesizing
  *   --no-markdown       do not rewrite BENCHMARKS.md
@@ -38,6 +41,9 @@ const { values } = parseArgs({
     only: { type: 'string' },
     'metering-sizes': { type: 'string' },
     compression: { type: 'string', default: '1' },
+    dimensions: { type: 'string', default: '1,2,3' },
+    'dynamo-latency-ms': { type: 'string', default: '10' },
+    'saasus-latency-ms': { type: 'string', default: '150' },
     'synth-dir': { type: 'string' },
     'no-markdown': { type: 'boolean', default: false },
   },
@@ -188,35 +194,68 @@ const main = async (): Promise<number> => {
         .split(',')
         .map((size) => Number(size.trim()))
         .filter((size) => size > 0);
+      const dimensionCounts = values.dimensions
+        .split(',')
+        .map((count) => Number(count.trim()))
+        .filter((count) => Number.isInteger(count) && count > 0);
+      const dynamoLatencyMs = Number(values['dynamo-latency-ms']);
+      const saasusLatencyMs = Number(values['saasus-latency-ms']);
       const largest = Math.max(...sizes);
       const figures: MeteringFigure[] = [];
       for (const licenses of sizes) {
-        const compression = licenses === largest && sizes.length > 1 ? Number(values.compression) : 1;
-        log(`metering ${licenses} licenses (compression ${compression})…`);
-        const figure = {
-          ...(await runMeteringCase(synthesis, { licenses, compression }, log)),
-          runAt: runStartedAt,
-        };
-        figures.push(figure);
-        log(
-          `metering ${licenses}: ${figure.recordsPerSecond} records/s, ratio ${figure.ratio}, ledger = billed: ${figure.correctness.ok}`,
-        );
-        if (!figure.correctness.ok) {
-          problems.push(
-            `metering ${licenses}: ledger and billed records differ (${figure.correctness.mismatches.slice(0, 3).join('; ')})`,
+        for (const dimensions of dimensionCounts) {
+          const compression = licenses === largest && sizes.length > 1 ? Number(values.compression) : 1;
+          log(`metering ${licenses} licenses × ${dimensions} (compression ${compression})…`);
+          const figure = {
+            ...(await runMeteringCase(
+              synthesis,
+              { licenses, dimensions, compression, dynamoLatencyMs, saasusLatencyMs },
+              log,
+            )),
+            runAt: runStartedAt,
+          };
+          figures.push(figure);
+          log(
+            `metering ${licenses}: ${figure.recordsPerSecond} records/s, ratio ${figure.ratio}, ledger = billed: ${figure.correctness.ok}`,
           );
+          // One JSON line per case on stdout, comparable run to run.
+          process.stdout.write(
+            `${JSON.stringify({
+              licenses: figure.licenses,
+              dimensions: figure.dimensions,
+              quotaShare: figure.ratio,
+              throttledCalls: figure.calls.throttled,
+              calls: figure.calls.total,
+              doubleBilled: figure.correctness.billedDuplicates,
+              ledgerEqualsBilled: figure.correctness.ledgerMatchesBilled,
+              limiterRequestsPerCall: figure.limiterRequestsPerCall,
+              maxCallsInOneSecond: figure.maxCallsInSlidingSecond,
+              dynamoLatencyMs,
+              saasusLatencyMs,
+              loadAverageBefore: figure.loadAverageBefore,
+              loadAverageAfter: figure.loadAverage,
+              wallSeconds: figure.wallSeconds,
+            })}\n`,
+          );
+          if (!figure.correctness.ok) {
+            problems.push(
+              `metering ${licenses}: ledger and billed records differ (${figure.correctness.mismatches.slice(0, 3).join('; ')})`,
+            );
+          }
         }
       }
       // Cases of other sizes from the previous run stay (a rerun of some sizes replaces only those).
       const earlier = previous.metering as
         | { cases?: MeteringFigure[]; history?: MeteringHistory[] }
         | undefined;
+      const sameCase = (a: MeteringFigure, b: MeteringFigure) =>
+        a.licenses === b.licenses && (a.dimensions ?? 3) === (b.dimensions ?? 3);
       const kept = (earlier?.cases ?? []).filter(
-        (figure) => !figures.some((fresh) => fresh.licenses === figure.licenses),
+        (figure) => !figures.some((fresh) => sameCase(fresh, figure)),
       );
       // Replaced figures stay as history: run-to-run variation on a shared machine is part of the result.
       const replaced = (earlier?.cases ?? [])
-        .filter((figure) => figures.some((fresh) => fresh.licenses === figure.licenses))
+        .filter((figure) => figures.some((fresh) => sameCase(fresh, figure)))
         .map((figure) => ({
           licenses: figure.licenses,
           recordsPerSecond: figure.recordsPerSecond,
@@ -225,7 +264,9 @@ const main = async (): Promise<number> => {
           runAt: figure.runAt ?? String(previous.runAt ?? ''),
         }));
       results.metering = {
-        cases: [...kept, ...figures].sort((a, b) => a.licenses - b.licenses),
+        cases: [...kept, ...figures].sort(
+          (a, b) => a.licenses - b.licenses || (a.dimensions ?? 3) - (b.dimensions ?? 3),
+        ),
         history: [...(earlier?.history ?? []), ...replaced],
       };
     }

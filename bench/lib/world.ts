@@ -58,6 +58,10 @@ export interface WorldOptions {
   readonly marketplaceLatencyMs?: number;
   /** Added to every call of the iDoperation emulator. */
   readonly idoperationLatencyMs?: number;
+  /** Added to every DynamoDB request (dynalite answers after this long). */
+  readonly dynamoLatencyMs?: number;
+  /** Meter only the first N of the example config's units (dimensions). */
+  readonly meteringDimensions?: number;
   /** Marketplace quota (calls per second per operation). */
   readonly marketplaceCallsPerSecond?: number;
   /** Business clock of the emulators (the functions get the same one through BENCH_CLOCK_OFFSET_MS). */
@@ -101,12 +105,13 @@ export interface LocalDynalite {
   close(): Promise<void>;
 }
 
-export const startDynaliteProcess = async (): Promise<LocalDynalite> => {
+export const startDynaliteProcess = async (latencyMs = 0): Promise<LocalDynalite> => {
   const child: ChildProcess = spawn(
     process.execPath,
     [path.join(import.meta.dirname, 'dynalite-server.mjs')],
     {
       cwd: PROJECT_ROOT,
+      env: { ...process.env, DYNALITE_LATENCY_MS: String(latencyMs) },
       stdio: ['ignore', 'pipe', 'inherit'],
     },
   );
@@ -173,8 +178,11 @@ export const startWorld = async (options: WorldOptions = {}): Promise<World> => 
     saasus: Record<string, unknown>;
     idoperation: Record<string, unknown>;
   };
+  if (options.meteringDimensions !== undefined && input.metering?.units) {
+    input.metering.units = input.metering.units.slice(0, options.meteringDimensions);
+  }
   const base = parseDeploymentConfig(input);
-  const dynamo = await startDynaliteProcess();
+  const dynamo = await startDynaliteProcess(options.dynamoLatencyMs);
   const tables: Record<string, string> = await createLocalTables(dynamo.client, 'bench');
   const queued: SentMessage[] = [];
   const plans = [
@@ -260,6 +268,9 @@ export const startWorld = async (options: WorldOptions = {}): Promise<World> => 
         const bridgeConfig = JSON.parse(environment.BRIDGE_CONFIG) as Record<string, Record<string, unknown>>;
         if (bridgeConfig.saasus) bridgeConfig.saasus.apiBaseUrl = saasus.url;
         if (bridgeConfig.idoperation) bridgeConfig.idoperation.baseUrl = `${idoperation.url}/v1`;
+        if (bridgeConfig.metering && options.meteringDimensions !== undefined) {
+          bridgeConfig.metering.units = input.metering?.units;
+        }
         environment.BRIDGE_CONFIG = JSON.stringify(bridgeConfig);
       }
       return {

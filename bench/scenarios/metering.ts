@@ -10,9 +10,9 @@ import { functionByEntry, type Synthesis } from '../lib/synth.js';
 import { startWorld } from '../lib/world.js';
 
 /**
- * Metering throughput: one hour for N licenses × 3 dimensions through the real pipeline as
+ * Metering throughput: one hour for N licenses × D dimensions through the real pipeline as
  * deployed. The Marketplace emulator enforces the BatchMeterUsage quota (10 calls/s) and answers
- * in 50 ms, SaaSus answers in 30 ms. The hourly fan-out (the schedule bundle) queues the licenses;
+ * in 50 ms; SaaSus and DynamoDB (dynalite) answer after the case's added latencies. The hourly fan-out (the schedule bundle) queues the licenses;
  * the configured number of worker bundles (the template's METERING_WORKERS, one process each, one
  * SQS batch of the template's batch size at a time, as the event source mapping delivers) share
  * the quota through the limiter item in the ledger table. A time-compressed run multiplies the
@@ -32,6 +32,12 @@ const MAX_RECEIVES = 5;
 
 export interface MeteringCase {
   readonly licenses: number;
+  /** Dimensions metered (the first N units of the example config). */
+  readonly dimensions: number;
+  /** Added to every DynamoDB request. */
+  readonly dynamoLatencyMs: number;
+  /** Added to every SaaSus call. */
+  readonly saasusLatencyMs: number;
   /** Quota and client rate multiplied by this (1 = real time). */
   readonly compression: number;
 }
@@ -49,6 +55,11 @@ export interface MeteringFigure {
   /** When the run that measured this figure started (set by run.ts). */
   readonly runAt?: string;
   readonly licenses: number;
+  readonly dimensions?: number;
+  readonly dynamoLatencyMs?: number;
+  readonly saasusLatencyMs?: number;
+  /** os.loadavg() right before the run (1, 5, 15 minutes). */
+  readonly loadAverageBefore?: number[];
   readonly compression: number;
   readonly workers: number;
   readonly batchSize: number;
@@ -65,6 +76,10 @@ export interface MeteringFigure {
     readonly other: number;
   };
   readonly recordsPerAcceptedCall: number;
+  /** DynamoDB requests on the limiter's item per BatchMeterUsage call (every call takes one slot). */
+  readonly limiterRequestsPerCall?: number;
+  /** The most calls (any outcome) that reached the emulator within one sliding second. */
+  readonly maxCallsInSlidingSecond?: number;
   readonly seedSeconds: number;
   readonly fanoutSeconds: number;
   /** From the first worker invocation to the last one's end. */
@@ -122,8 +137,11 @@ export const runMeteringCase = async (
   const workerFn = functionByEntry(synthesis, 'functions/metering/worker.ts');
   const scheduleFn = functionByEntry(synthesis, 'functions/metering/schedule.ts');
   const k = testCase.compression;
+  const loadAverageBefore = os.loadavg().map((value) => round(value, 2));
   const world = await startWorld({
-    saasusLatencyMs: 30,
+    saasusLatencyMs: testCase.saasusLatencyMs,
+    dynamoLatencyMs: testCase.dynamoLatencyMs,
+    meteringDimensions: testCase.dimensions,
     marketplaceLatencyMs: 50,
     marketplaceCallsPerSecond: QUOTA_CALLS_PER_SECOND * k,
     clockOffsetMs: CLOCK_START - Date.now(),
@@ -160,6 +178,12 @@ export const runMeteringCase = async (
     );
     const workerHosts = hosts.slice(1);
     const cpuBefore = { world: world.cpu(), workers: workerHosts.map((host) => host.cpuSeconds() ?? 0) };
+    const dynamoStats = async () =>
+      (await (await fetch(`${world.dynamo.endpoint}/__stats`)).json()) as {
+        requests: number;
+        quotaRequests: number;
+      };
+    const statsBefore = await dynamoStats();
     const queueArn = `arn:aws:sqs:us-east-1:123456789012:bench-work`;
     world.marketplace.clearCalls();
 
@@ -223,7 +247,14 @@ export const runMeteringCase = async (
     const cpuAfter = { world: world.cpu(), workers: workerHosts.map((host) => host.cpuSeconds() ?? 0) };
     const memories = await Promise.all(workerHosts.map((host) => host.memory()));
 
+    const statsAfter = await dynamoStats();
     const calls = world.marketplace.calls('BatchMeterUsage');
+    let maxCallsInSlidingSecond = 0;
+    for (let first = 0, last = 0; last < calls.length; last++) {
+      const landed = (index: number) => calls[index]?.wallClockMs ?? 0;
+      while (landed(last) - landed(first) >= 1000) first++;
+      maxCallsInSlidingSecond = Math.max(maxCallsInSlidingSecond, last - first + 1);
+    }
     const accepted = calls.filter((call) => call.outcome === 'Success');
     const throttled = calls.filter((call) => call.outcome === 'ThrottlingException').length;
     const billed = world.marketplace.billedRecords();
@@ -281,6 +312,10 @@ export const runMeteringCase = async (
     const rss = memories.map((memory) => Math.max(memory.peakRss, memory.maxRssOs));
     return {
       licenses: testCase.licenses,
+      dimensions: world.config.metering.units.length,
+      dynamoLatencyMs: testCase.dynamoLatencyMs,
+      saasusLatencyMs: testCase.saasusLatencyMs,
+      loadAverageBefore,
       compression: k,
       workers,
       batchSize,
@@ -297,6 +332,11 @@ export const runMeteringCase = async (
         other: calls.length - accepted.length - throttled,
       },
       recordsPerAcceptedCall: round(recordsPerAcceptedCall, 2),
+      limiterRequestsPerCall: round(
+        (statsAfter.quotaRequests - statsBefore.quotaRequests) / Math.max(1, calls.length),
+        2,
+      ),
+      maxCallsInSlidingSecond,
       seedSeconds: round(seedSeconds, 1),
       fanoutSeconds: round(fanout.ms / 1000, 2),
       wallSeconds: round(wallSeconds, 2),

@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { quotaItemKey } from '../tables.js';
 import { MeteringInputError } from './errors.js';
 
@@ -8,26 +8,30 @@ import { MeteringInputError } from './errors.js';
  * shared by every metering worker through one DynamoDB item.
  *
  * The item holds `nextSlotAtMicros`: the earliest instant (epoch microseconds, a whole number, so
- * the sum of many intervals does not drift in floating point) the next call may start. A caller
- * reserves the slot `max(nextSlotAtMicros, now)` by moving it one interval past that with a
- * conditional write on the value it read (compare-and-set), then waits until its slot and calls.
- * Slots are therefore at least one interval apart account-wide, whichever worker or final flush
- * takes them, and a worker that has nothing to send leaves its share to the others (a fixed
- * per-worker split wastes the share of every idle worker).
+ * the sum of many intervals does not drift in floating point) the next call may start. Slots are
+ * at least one interval apart account-wide, whichever worker or final flush takes them, and a
+ * worker that has nothing to send leaves its share to the others (a fixed per-worker split wastes
+ * the share of every idle worker).
  *
- * With the interval 1000 / (quota × safety) ms, any window of one second holds at most
- * ⌊quota × safety⌋ + 1 slots: with quota 10 and safety 0.97 that is 10, the quota itself, while
- * the limiter grants 9.7 calls per second. A ThrottlingException still gets through now and then
- * (the seller's own tooling, clock skew between hosts); it is retryable and backed off.
+ * One request per granted call while calls queue up (the steady state of an hourly run): an
+ * atomic `ADD interval` on the condition that the next slot is not in the past reserves the slot
+ * the item held, without reading it first and without losing to another worker. When the limiter
+ * was idle (the next slot is in the past), `SET now + interval` on the condition that it still is
+ * takes the slot `now`, so an idle period grants no burst. Each process remembers the last value
+ * it saw and tries the write that fits it first; a wrong guess costs one failed conditional write.
  *
- * Each process holds at most one reservation at a time (its callers queue in order), so the
- * backlog of reservations is at most one per worker; a reservation further ahead than
- * `maxAheadMs` cannot come from a live worker (a clock that jumped, a rate since lowered) and is
- * replaced.
+ * With the interval 1000 / (quota × safety) ms, the starts of any ⌊quota × safety⌋ + 1 = 10
+ * calls span at least one second plus (1 / safety − 1) seconds: with safety 0.95 a call may land
+ * 52 ms later than its slot (event-loop delay, the network) before 11 calls fall inside one
+ * sliding second. A ThrottlingException still gets through now and then (the seller's own
+ * tooling, a longer delay); it is retryable and backed off.
+ *
+ * A reservation further ahead than `maxAheadMs` cannot come from a live worker (a clock that
+ * jumped, a rate since lowered) and is replaced.
  */
 
 /** The fraction of the quota the limiter grants; see the window bound above. */
-export const DEFAULT_QUOTA_SAFETY = 0.97;
+export const DEFAULT_QUOTA_SAFETY = 0.95;
 
 export interface AccountRateOptions {
   /** BatchMeterUsage calls per second allowed per account and Region. */
@@ -74,8 +78,8 @@ export class SharedRateLimiter {
   private readonly now: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly documents: DynamoDBDocumentClient;
-  /** The last `nextSlotAtMicros` this process saw or wrote; `null` when there was none. */
-  private known: number | null | undefined;
+  /** The last `nextSlotAtMicros` this process saw or wrote; undefined when it does not know. */
+  private known: number | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   /** Conditional writes that lost to another process (for metrics and tests). */
   conflicts = 0;
@@ -108,48 +112,88 @@ export class SharedRateLimiter {
   private async take(): Promise<number> {
     for (;;) {
       const now = Math.ceil(this.now() * MICROS_PER_MS);
-      const known = this.known === undefined ? await this.read() : this.known;
-      const current = known !== null && known - now <= this.maxAheadMicros ? known : null;
-      const slot = Math.max(current ?? now, now);
-      if (await this.compareAndSet(known, slot + this.intervalMicros)) {
-        const wait = slot / MICROS_PER_MS - this.now();
-        // Whole milliseconds, rounded up: never early.
-        if (wait > 0) await this.sleep(Math.ceil(wait));
-        return slot / MICROS_PER_MS;
+      const slot =
+        this.known !== undefined && this.known >= now
+          ? ((await this.reserveQueued(now)) ?? (await this.reserveIdle(now)))
+          : ((await this.reserveIdle(now)) ?? (await this.reserveQueued(now)));
+      if (slot === undefined) continue;
+      if (slot - now > this.maxAheadMicros) {
+        // Not from a live worker: start over from now, unless someone else already did.
+        await this.replaceStale(slot + this.intervalMicros, now);
+        continue;
       }
-      this.conflicts++;
+      const wait = slot / MICROS_PER_MS - this.now();
+      // Whole milliseconds, rounded up: never early.
+      if (wait > 0) await this.sleep(Math.ceil(wait));
+      return slot / MICROS_PER_MS;
     }
   }
 
-  private async read(): Promise<number | null> {
-    const { Item } = await this.documents.send(
-      new GetCommand({ TableName: this.options.tableName, Key: quotaItemKey, ConsistentRead: true }),
-    );
-    return typeof Item?.nextSlotAtMicros === 'number' ? Item.nextSlotAtMicros : null;
+  /** Calls queue up: take the item's slot and move it one interval on; undefined if it is in the past. */
+  private async reserveQueued(now: number): Promise<number | undefined> {
+    try {
+      const { Attributes } = await this.documents.send(
+        new UpdateCommand({
+          TableName: this.options.tableName,
+          Key: quotaItemKey,
+          UpdateExpression: 'ADD nextSlotAtMicros :interval',
+          ConditionExpression: 'nextSlotAtMicros >= :now',
+          ExpressionAttributeValues: { ':interval': this.intervalMicros, ':now': now },
+          ReturnValues: 'UPDATED_NEW',
+        }),
+      );
+      const next = Attributes?.nextSlotAtMicros;
+      if (typeof next !== 'number') throw new MeteringInputError('the quota item returned no next slot');
+      this.known = next;
+      return next - this.intervalMicros;
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      this.conflicts++;
+      this.known = undefined;
+      return undefined;
+    }
   }
 
-  /** Writes `next` if the item still holds `expected`; on a lost race learns the current value. */
-  private async compareAndSet(expected: number | null, next: number): Promise<boolean> {
+  /** The limiter was idle: take `now` if the item's slot is still in the past (or unset). */
+  private async reserveIdle(now: number): Promise<number | undefined> {
     try {
       await this.documents.send(
         new UpdateCommand({
           TableName: this.options.tableName,
           Key: quotaItemKey,
           UpdateExpression: 'SET nextSlotAtMicros = :next',
-          ConditionExpression:
-            expected === null ? 'attribute_not_exists(nextSlotAtMicros)' : 'nextSlotAtMicros = :expected',
-          ExpressionAttributeValues: {
-            ':next': next,
-            ...(expected === null ? {} : { ':expected': expected }),
-          },
+          ConditionExpression: 'attribute_not_exists(nextSlotAtMicros) OR nextSlotAtMicros < :now',
+          ExpressionAttributeValues: { ':next': now + this.intervalMicros, ':now': now },
         }),
       );
-      this.known = next;
-      return true;
+      this.known = now + this.intervalMicros;
+      return now;
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      this.known = await this.read();
-      return false;
+      this.conflicts++;
+      // Someone holds a slot at or after now: calls are queued.
+      this.known = now;
+      return undefined;
+    }
+  }
+
+  /** Replaces a reservation too far ahead with `now`, if the item still holds it. */
+  private async replaceStale(expected: number, now: number): Promise<void> {
+    try {
+      await this.documents.send(
+        new UpdateCommand({
+          TableName: this.options.tableName,
+          Key: quotaItemKey,
+          UpdateExpression: 'SET nextSlotAtMicros = :now',
+          ConditionExpression: 'nextSlotAtMicros = :expected',
+          ExpressionAttributeValues: { ':now': now, ':expected': expected },
+        }),
+      );
+      this.known = now;
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      this.conflicts++;
+      this.known = undefined;
     }
   }
 }

@@ -37,3 +37,7 @@ export class InvalidSendResultError extends Error {
 export class InvalidLedgerTransitionError extends Error {
   override readonly name: string = 'InvalidLedgerTransitionError';
 }
+
+/** An error as one log line: `Name: message`. */
+export const describeError = (error: unknown): string =>
+  error instanceof Error ? `${error.name}: ${error.message}` : String(error);

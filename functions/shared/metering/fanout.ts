@@ -14,7 +14,7 @@ import { partitionByWindow } from './batches.js';
 import { completedHoursToReport, HOUR_MS, hourKey, hourStart } from './hours.js';
 import { MAX_RECORDS_PER_BATCH } from './limits.js';
 import { transitionFor } from './outcomes.js';
-import type { MeteringLogger } from './pipeline.js';
+import type { MeteringLogger } from './run-context.js';
 import { expiryOutcome, type LedgerStore, meteringStateOf } from './store.js';
 
 /**

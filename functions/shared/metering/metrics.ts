@@ -1,7 +1,7 @@
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { FanoutReport } from './fanout.js';
 import type { MeteringMetric } from './outcomes.js';
-import type { RunReport } from './pipeline.js';
+import type { RunReport } from './run-context.js';
 
 /**
  * The metering functions' business metrics, as EMF through the shared Powertools `metrics`
