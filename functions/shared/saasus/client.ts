@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { z } from 'zod';
 import { logger as sharedLogger } from '../powertools.js';
-import { type RetryOptions, withRetry } from '../retry.js';
+import { isRetryable, type RetryOptions, withRetry } from '../retry.js';
 import type { SecretSource } from '../secrets.js';
 import { clientErrorTypes, isTransientStatus, SaasusApiError, SaasusInputError } from './errors.js';
 import {
@@ -355,10 +355,7 @@ export const createSaasusClient = (options: SaasusClientOptions): SaasusClient =
       ...DEFAULT_RETRY,
       ...options.retry,
       isRetryable: (error) =>
-        idempotent &&
-        error instanceof SaasusApiError &&
-        error.retryable &&
-        (options.retry?.isRetryable?.(error) ?? true),
+        idempotent && isRetryable(error) && (options.retry?.isRetryable?.(error) ?? true),
       onRetry: (error, attemptNumber, delayMs) => {
         log.warn('Retrying SaaSus API call', { ...context, retry: attemptNumber, delayMs });
         options.retry?.onRetry?.(error, attemptNumber, delayMs);

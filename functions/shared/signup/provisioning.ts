@@ -91,6 +91,7 @@ export class ProvisioningError extends Error {
 /** Another run is provisioning the license and did not finish in time: try again shortly. */
 export class ProvisioningBusyError extends Error {
   override readonly name = 'ProvisioningBusyError';
+  readonly retryable = true;
 }
 
 /** License attribute holding the lease of the run in progress: `{ owner, until }` (until: epoch ms). */
