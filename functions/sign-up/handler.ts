@@ -1,11 +1,13 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import * as z from 'zod';
 import { parseEnv } from '#shared/env';
 import { resolveCustomer } from '#shared/marketplace/resolve-customer';
 import { createPlanResolver } from '#shared/plans';
-import { logger } from '#shared/powertools';
+import { logger, metrics } from '#shared/powertools';
 import { createRuntime, runtimeEnvSchema } from '#shared/runtime';
 import { createSignUpApp } from '#shared/signup/app';
 import { createProvisioning } from '#shared/signup/provisioning';
@@ -45,6 +47,7 @@ const app = createSignUpApp({
     idoperation: runtime.idoperation(),
     publish: (events) => runtime.publisher().publish(events),
     planFor: createPlanResolver({ config, entitlementClient: runtime.entitlementClient }),
+    recordMetric: (name) => metrics.addMetric(name, MetricUnit.Count, 1),
     logger,
   }),
   sessions,
@@ -61,6 +64,6 @@ const app = createSignUpApp({
   basePath: env.PUBLIC_BASE_PATH,
 });
 
-export const handler = middy((event: APIGatewayProxyEventV2) => app.handle(event)).use(
-  injectLambdaContext(logger, { resetKeys: true }),
-);
+export const handler = middy((event: APIGatewayProxyEventV2) => app.handle(event))
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(logMetrics(metrics));

@@ -16,7 +16,7 @@ import {
   tenantChoicePage,
   validateRegistrationForm,
 } from './pages.js';
-import { type Provisioning, ProvisioningError } from './provisioning.js';
+import { type Provisioning, ProvisioningError, ProvisioningNeedsAttentionError } from './provisioning.js';
 import { FormRequestError, parseFormBody, parseFulfillmentRequest } from './request.js';
 import {
   clearedSessionCookie,
@@ -343,6 +343,10 @@ export const createSignUpApp = (deps: SignUpAppDependencies) => {
           return html(status, errorPage(lang, 'bad-request'));
         }
         if (error instanceof RegistrationTokenError) return html(400, errorPage(lang, 'token-invalid'));
+        if (error instanceof ProvisioningNeedsAttentionError) {
+          // Logged and counted (alarm) by provisioning; the buyer need not keep trying.
+          return html(503, errorPage(lang, 'seller-notified'));
+        }
         if (isRetryable(error)) {
           logger.warn('Dependency unavailable; the buyer is asked to retry', {
             error: error instanceof Error ? error.name : 'unknown',
