@@ -18,6 +18,33 @@ export interface RetryOptions {
   readonly random?: () => number;
 }
 
+/** Names AWS SDK services give throttling errors that carry no `$retryable` mark (DynamoDB's, for one). */
+const throttlingErrorNames: ReadonlySet<string> = new Set([
+  'ThrottlingException',
+  'Throttling',
+  'ThrottledException',
+  'RequestThrottled',
+  'RequestThrottledException',
+  'TooManyRequestsException',
+  'ProvisionedThroughputExceededException',
+  'RequestLimitExceeded',
+  'SlowDown',
+]);
+
+/**
+ * The one retryability rule: an error of our clients says so in its `retryable` field (SaaSus,
+ * iDoperation, Marketplace, provisioning); a raw AWS SDK error is retryable when the SDK marks it
+ * `$retryable`, when the fault is the server's, or when it is a throttling error.
+ */
+export const isRetryable = (error: unknown): boolean => {
+  if (!error || typeof error !== 'object') return false;
+  const candidate = error as { retryable?: unknown; $retryable?: unknown; $fault?: unknown; name?: unknown };
+  if (typeof candidate.retryable === 'boolean') return candidate.retryable;
+  if (candidate.$retryable !== undefined && candidate.$retryable !== null) return true;
+  if (candidate.$fault === 'server') return true;
+  return typeof candidate.name === 'string' && throttlingErrorNames.has(candidate.name);
+};
+
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export const backoffDelay = (

@@ -1,11 +1,13 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import * as z from 'zod';
 import { parseEnv } from '#shared/env';
 import { resolveCustomer } from '#shared/marketplace/resolve-customer';
 import { createPlanResolver } from '#shared/plans';
-import { logger } from '#shared/powertools';
+import { logger, metrics } from '#shared/powertools';
 import { createRuntime, runtimeEnvSchema } from '#shared/runtime';
 import { createSignUpApp } from '#shared/signup/app';
 import { createProvisioning } from '#shared/signup/provisioning';
@@ -46,6 +48,7 @@ const app = createSignUpApp({
     idoperation: runtime.idoperation(),
     publish: (events) => runtime.publisher().publish(events),
     planFor: createPlanResolver({ config, entitlementClient: runtime.entitlementClient }),
+    recordMetric: (name) => metrics.addMetric(name, MetricUnit.Count, 1),
     logger,
   }),
   sessions,
@@ -64,4 +67,5 @@ const app = createSignUpApp({
 
 export const handler = middy((event: APIGatewayProxyEventV2) => app.handle(event))
   .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(logMetrics(metrics))
   .use(securityHeaders());

@@ -1,13 +1,15 @@
 import { CfnOutput, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import { Metric } from 'aws-cdk-lib/aws-cloudwatch';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import type { DeploymentConfig } from '#shared/config';
+import { provisioningMetrics } from '#shared/signup/provisioning';
 import type { Alarms } from './alarms.js';
-import { BridgeFunction } from './bridge-function.js';
+import { BridgeFunction, METRICS_NAMESPACE } from './bridge-function.js';
 import {
   acknowledgeMarketplaceWildcard,
   grantSecretRead,
@@ -122,6 +124,17 @@ export class SignUp extends Construct {
       'FunctionErrors',
       this.function.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
       'The sign-up function failed',
+    );
+    props.alarms.onMetric(
+      'ProvisioningNeedsAttention',
+      new Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName: provisioningMetrics.needsAttention,
+        dimensionsMap: { service: 'sign-up' },
+        statistic: 'Sum',
+        period: Duration.minutes(5),
+      }),
+      "A buyer's account set-up kept failing at one step: the license is marked needsAttention with the reason",
     );
 
     this.fulfillmentUrl = stage.url;

@@ -68,6 +68,27 @@ export interface SaasusEmulatorOptions {
   readonly eventRegion?: string;
   /** Lifetime of temporary codes; the API documents 10 s. */
   readonly tempCodeTtlMs?: number;
+  /** Called with every answered request (for contract checks); errors it throws are ignored. */
+  readonly onExchange?: (exchange: SaasusExchange) => void;
+}
+
+/** One request and the emulator's answer, as sent over the wire. */
+export interface SaasusExchange {
+  readonly method: string;
+  readonly path: string;
+  readonly query: Readonly<Record<string, string>>;
+  readonly headers: Readonly<Record<string, string>>;
+  /** Raw request body; empty when none was sent. */
+  readonly requestBody: string;
+  readonly status: number;
+  /** Raw response body; empty when none was sent. */
+  readonly responseBody: string;
+  /**
+   * What answered: an operation (the emulator's model of the documented API), an injected fault (the
+   * test's choice), or the signature check (undocumented: the spec does not say how SaaSus answers a
+   * bad signature).
+   */
+  readonly answeredBy: 'operation' | 'fault' | 'signature';
 }
 
 export interface RecordedRequest {
@@ -82,6 +103,8 @@ export interface RecordedRequest {
   readonly receivedTraceId: string | undefined;
   /** Undefined while unanswered (or never, for a hang). */
   status?: number;
+  /** `X-SaaSus-Referer`, else `Referer`, as received (SaaSus records it in the sign-in history). */
+  readonly referer: string | undefined;
 }
 
 export interface SaasusEmulatorReadState {
@@ -178,21 +201,46 @@ export const startSaasusEmulator = async (options: SaasusEmulatorOptions): Promi
       path: url.pathname,
       traceId,
       receivedTraceId,
+      referer: header(request, 'x-saasus-referer') ?? header(request, 'referer'),
     };
     requests.push(recorded);
+    const observe = (status: number, responseBody: string, answeredBy: SaasusExchange['answeredBy']) => {
+      try {
+        options.onExchange?.({
+          method,
+          path: url.pathname,
+          query: Object.fromEntries(url.searchParams),
+          headers: Object.fromEntries(
+            Object.entries(request.headers).map(([name, value]) => [
+              name,
+              Array.isArray(value) ? value.join(', ') : (value ?? ''),
+            ]),
+          ),
+          requestBody: rawBody,
+          status,
+          responseBody,
+          answeredBy,
+        });
+      } catch {
+        // An observer must not change the answer.
+      }
+    };
+    let answeredBy: SaasusExchange['answeredBy'] = 'operation';
     const answer = (status: number, body: unknown) => {
       recorded.status = status;
+      const payload = body === undefined ? '' : JSON.stringify(body);
       if (body === undefined) {
         response.writeHead(status, responseHeaders);
         response.end();
       } else {
         sendJson(response, status, body, responseHeaders);
       }
+      observe(status, payload, answeredBy);
     };
 
     try {
-      const match = matchRoute(method, url.pathname);
-      if (match) recorded.operation = match.route.operation;
+      const found = matchRoute(method, url.pathname);
+      if (found) recorded.operation = 'route' in found ? found.route.operation : found.unserved.operation;
 
       const verification = verifySaasusSignature({
         method,
@@ -203,33 +251,54 @@ export const startSaasusEmulator = async (options: SaasusEmulatorOptions): Promi
         credentials,
         now: signatureNow(),
       });
-      if (!verification.valid) throw new SaasusEmulatorError(401, 'unauthorized', verification.message);
-      if (!match) throw notFound(`no SaaSus API operation ${method} ${url.pathname}`);
+      if (!verification.valid) {
+        answeredBy = 'signature';
+        throw new SaasusEmulatorError(401, 'unauthorized', verification.message);
+      }
+      if (!found) throw notFound(`no SaaSus API operation ${method} ${url.pathname}`);
+      if (!('route' in found)) {
+        const { unserved } = found;
+        throw new SaasusEmulatorError(
+          501,
+          'not_served',
+          `${unserved.operation} (${unserved.method} ${unserved.path}) is a SaaSus API operation this emulator does not serve`,
+        );
+      }
+      const match = found;
 
       const fault = faults.take({ method, path: url.pathname, operation: match.route.operation });
       const run = (): RouteResult => {
         state.applyDueReservations();
-        return match.route.handle({
-          params: match.params,
-          query: url.searchParams,
-          body: parseJsonBody(rawBody),
-          state,
-        });
+        try {
+          return match.route.handle({
+            params: match.params,
+            query: url.searchParams,
+            body: parseJsonBody(rawBody),
+            state,
+          });
+        } catch (error) {
+          // SaaSus answers every failure it does not declare as the 500 it declares for all.
+          if (error instanceof SaasusEmulatorError && !match.declaredStatuses.includes(error.status)) {
+            throw new SaasusEmulatorError(500, error.type, error.message);
+          }
+          throw error;
+        }
       };
       if (fault) {
         if (fault.apply) run();
         if ('hang' in fault) return;
         recorded.status = fault.status;
-        response.writeHead(fault.status, { 'content-type': 'application/json', ...responseHeaders });
-        response.end(
+        const payload =
           fault.rawBody ??
-            JSON.stringify(
-              fault.body ?? {
-                type: faultType(fault.status),
-                message: `injected fault (HTTP ${fault.status})`,
-              },
-            ),
-        );
+          JSON.stringify(
+            fault.body ?? {
+              type: faultType(fault.status),
+              message: `injected fault (HTTP ${fault.status})`,
+            },
+          );
+        response.writeHead(fault.status, { 'content-type': 'application/json', ...responseHeaders });
+        response.end(payload);
+        observe(fault.status, payload, 'fault');
         return;
       }
 

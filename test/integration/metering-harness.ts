@@ -23,6 +23,7 @@ import {
 import { createSaasusClient, type SaasusClient } from '#shared/saasus/client';
 import { staticSecretSource } from '#shared/secrets';
 import { createLicenseStore, type LicenseStore } from '#shared/store/licenses';
+import { saasusContract } from '#test/support/saasus-contract';
 import { exampleConfigInput } from '../support/config.js';
 import { startDynalite } from '../support/dynalite.js';
 
@@ -103,6 +104,7 @@ export const startHarness = async (options: HarnessOptions) => {
   const saasusEmulator: SaasusEmulator = await startSaasusEmulator({
     credentials: saasusCredentials,
     now,
+    onExchange: saasusContract.observe,
     meteringTimeZone: config.metering.saasusDayTimeZone,
   });
   const saasus: SaasusClient = createSaasusClient({

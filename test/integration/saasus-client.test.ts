@@ -6,6 +6,7 @@ import { type SaasusEmulator, startSaasusEmulator } from '#sandbox/emulators/saa
 import { createSaasusClient, type SaasusClientOptions } from '#shared/saasus/client';
 import { SaasusApiError, SaasusInputError } from '#shared/saasus/errors';
 import { staticSecretSource } from '#shared/secrets';
+import { saasusContract } from '#test/support/saasus-contract';
 
 const credentials = {
   saasId: 'saas-client-test',
@@ -59,6 +60,7 @@ beforeEach(async () => {
   emulator = await startSaasusEmulator({
     credentials,
     now: () => businessNow,
+    onExchange: saasusContract.observe,
     plans: [
       { id: basicPlan, name: 'basic' },
       { id: proPlan, name: 'pro', display_name: 'Pro', pricing_menus: [proMenu] },
@@ -239,6 +241,46 @@ describe('SaaSus client: operations against the emulator', () => {
   });
 });
 
+describe('SaaSus client: answers the official SDK accepts', () => {
+  it('reads users without sign_in_id and ignores fields it does not know', async () => {
+    const answer =
+      (body: unknown): typeof fetch =>
+      async () =>
+        new Response(JSON.stringify(body), { status: 200 });
+    const user = { id: 'u-1', email: 'a@example.com', attributes: {}, favourite_colour: 'teal' };
+    const users = await clientFor({ fetch: answer({ users: [user] }) }).listSaasUsers();
+    expect(users).toEqual([{ id: 'u-1', email: 'a@example.com', attributes: {} }]);
+    const info = await clientFor({
+      fetch: answer({ id: 'u-1', email: 'a@example.com', user_attribute: {}, tenants: [], new_field: 1 }),
+    }).getUserInfo('id-token');
+    expect(info.sign_in_id).toBeUndefined();
+    const members = await clientFor({
+      fetch: answer({
+        users: [
+          {
+            id: 'u-1',
+            tenant_id: 't-1',
+            tenant_name: 'Acme',
+            email: 'a@example.com',
+            attributes: {},
+            envs: [],
+          },
+        ],
+      }),
+    }).listTenantUsers('t-1');
+    expect(members[0]?.tenant_id).toBe('t-1');
+  });
+
+  it("forwards the buyer's page to GetUserInfo as X-SaaSus-Referer", async () => {
+    const client = clientFor();
+    const user = emulator.seedUser({ email: 'ref@example.com' });
+    const { id_token } = await client.getCredentials(emulator.mintUserCredentials(String(user.id)).code);
+    await client.getUserInfo(id_token, { referer: 'https://app.example.com/marketplace/sign-up' });
+    const call = emulator.state.requests().find((request) => request.operation === 'GetUserInfo');
+    expect(call?.referer).toBe('https://app.example.com/marketplace/sign-up');
+  });
+});
+
 describe('SaaSus client: errors', () => {
   it('maps a 404 to SaasusApiError with the trace id the emulator received', async () => {
     const error = await catchError(clientFor().getTenant('00000000-0000-0000-0000-000000000000'));
@@ -254,7 +296,7 @@ describe('SaaSus client: errors', () => {
     expect(emulator.state.callCount('GetTenant')).toBe(1);
   });
 
-  it('maps a 400 (duplicate SaaS user, unknown tenant attribute)', async () => {
+  it('maps a 400 (duplicate SaaS user) and the 500 CreateTenant declares for an unknown attribute', async () => {
     const client = clientFor();
     await client.createSaasUser({ email: 'dup@example.com' });
     expect(await catchError(client.createSaasUser({ email: 'DUP@example.com' }))).toMatchObject({
@@ -263,7 +305,7 @@ describe('SaaSus client: errors', () => {
       retryable: false,
     });
     const error = await catchError(client.createTenant({ ...tenantProps, attributes: { memo: 'x' } }));
-    expect(error).toMatchObject({ status: 400, type: 'bad_request' });
+    expect(error).toMatchObject({ status: 500, type: 'bad_request' });
     expect(error.message).toContain('memo');
   });
 

@@ -138,7 +138,30 @@ describe('SaaSus emulator: SAASUSSIGV1', () => {
 });
 
 describe('SaaSus emulator: tenants, users and roles', () => {
-  it('creates a tenant in the spec shape and validates its attributes', async () => {
+  it("routes the spec's literal paths before templates and answers operations it does not serve with 501", async () => {
+    const tenantId = String((await createTenant()).body?.id);
+    for (const [method, path, operation] of [
+      ['GET', '/v1/auth/tenants/all/users', 'GetAllTenantUsers'],
+      ['GET', '/v1/auth/tenants/all/users/count', 'GetAllTenantUsersCount'],
+      ['GET', '/v1/auth/tenants/all/users/search', 'SearchTenantUsers'],
+      ['GET', '/v1/auth/users/count', 'GetSaasUsersCount'],
+      ['GET', '/v1/auth/users/search', 'SearchSaasUsers'],
+      ['GET', '/v1/awsmarketplace/settings', 'GetSettings'],
+      ['GET', '/v1/integration/eventbridge/info', 'GetEventBridgeSettings'],
+    ] as const) {
+      expect(await send({ method, path }), `${method} ${path}`).toMatchObject({
+        status: 501,
+        body: { type: 'not_served', message: expect.stringContaining(operation) },
+      });
+    }
+    // The templates still serve real ids.
+    expect(await send({ method: 'GET', path: `/v1/auth/tenants/${tenantId}/users` })).toMatchObject({
+      status: 200,
+    });
+    expect(await send({ method: 'GET', path: '/v1/auth/no-such-operation' })).toMatchObject({ status: 404 });
+  });
+
+  it('creates a tenant in the spec shape and refuses bad attributes with the 500 CreateTenant declares', async () => {
     const created = await createTenant({ memo: 'hello' });
     expect(created.status).toBe(201);
     expect(created.body).toEqual({
@@ -149,33 +172,33 @@ describe('SaaSus emulator: tenants, users and roles', () => {
       plan_histories: [],
     });
     expect(await createTenant({ unknown_field: 1 })).toMatchObject({
-      status: 400,
+      status: 500,
       body: { type: 'bad_request', message: expect.stringContaining('unknown_field') },
     });
-    expect(await createTenant({ memo: 42 })).toMatchObject({ status: 400, body: { type: 'bad_request' } });
+    expect(await createTenant({ memo: 42 })).toMatchObject({ status: 500, body: { type: 'bad_request' } });
     const missing = await send({
       method: 'POST',
       path: '/v1/auth/tenants',
       body: json({ name: 'x', attributes: {} }),
     });
     expect(missing).toMatchObject({
-      status: 400,
+      status: 500,
       body: { type: 'bad_request', message: expect.stringContaining('back_office_staff_email') },
     });
     const notJson = await send({ method: 'POST', path: '/v1/auth/tenants', body: '{"name":' });
-    expect(notJson).toMatchObject({ status: 400, body: { message: expect.stringContaining('JSON') } });
+    expect(notJson).toMatchObject({ status: 500, body: { message: expect.stringContaining('JSON') } });
   });
 
-  it('answers 404 for unknown tenants and users', async () => {
+  it('answers an unknown tenant, user or plan with 404 where the operation declares it, else 500', async () => {
     const unknown = '00000000-0000-0000-0000-000000000000';
-    for (const [method, path] of [
-      ['GET', `/v1/auth/tenants/${unknown}`],
-      ['GET', `/v1/auth/tenants/${unknown}/users`],
-      ['DELETE', `/v1/auth/users/${unknown}`],
-      ['GET', `/v1/pricing/plans/${unknown}`],
+    for (const [method, path, status] of [
+      ['GET', `/v1/auth/tenants/${unknown}`, 404],
+      ['GET', `/v1/auth/tenants/${unknown}/users`, 500],
+      ['DELETE', `/v1/auth/users/${unknown}`, 404],
+      ['GET', `/v1/pricing/plans/${unknown}`, 500],
     ] as const) {
       expect(await send({ method, path }), `${method} ${path}`).toMatchObject({
-        status: 404,
+        status,
         body: { type: 'not_found' },
       });
     }
@@ -213,7 +236,7 @@ describe('SaaSus emulator: tenants, users and roles', () => {
       path: `/v1/auth/tenants/${tenantId}/users`,
       body: json({ email: 'nobody@example.com', attributes: {} }),
     });
-    expect(unknownUser).toMatchObject({ status: 404, body: { type: 'not_found' } });
+    expect(unknownUser).toMatchObject({ status: 500, body: { type: 'not_found' } });
     const member = await send({
       method: 'POST',
       path: `/v1/auth/tenants/${tenantId}/users`,
@@ -229,10 +252,10 @@ describe('SaaSus emulator: tenants, users and roles', () => {
     ).toMatchObject({ status: 201, body: undefined });
     expect(
       await send({ method: 'POST', path: `${rolesPath}/3/roles`, body: json({ role_names: ['owner'] }) }),
-    ).toMatchObject({ status: 400 });
+    ).toMatchObject({ status: 500 });
     expect(
       await send({ method: 'POST', path: `${rolesPath}/9/roles`, body: json({ role_names: ['admin'] }) }),
-    ).toMatchObject({ status: 400 });
+    ).toMatchObject({ status: 500 });
     expect(emulator.state.tenantUsers(tenantId)).toEqual([
       expect.objectContaining({
         envs: [
@@ -308,7 +331,7 @@ describe('SaaSus emulator: metering', () => {
     expect((await put(lateEvening + 1, 'direct', 10)).body?.count).toBe(10);
     expect((await put(lateEvening + 1, 'direct', 4)).body?.count).toBe(4);
     expect((await put('now', 'add', 1)).body?.timestamp).toBe(businessNow.getTime() / 1000);
-    expect(await put(lateEvening, 'multiply', 2)).toMatchObject({ status: 400 });
+    expect(await put(lateEvening, 'multiply', 2)).toMatchObject({ status: 500 });
 
     const day = await send({
       method: 'GET',
@@ -319,7 +342,7 @@ describe('SaaSus emulator: metering', () => {
     const nextDay = await send({ method: 'GET', path: `${unitPath}/date/2026-11-23` });
     expect(nextDay.body).toEqual({ metering_unit_name: 'api_calls', date: '2026-11-23', count: 4 });
     expect(emulator.state.meteringDateCount(tenantId, 'api_calls', '2026-11-23')).toBe(4);
-    expect(await send({ method: 'GET', path: `${unitPath}/date/22-11-2026` })).toMatchObject({ status: 400 });
+    expect(await send({ method: 'GET', path: `${unitPath}/date/22-11-2026` })).toMatchObject({ status: 500 });
   });
 });
 

@@ -172,6 +172,45 @@ describe('provisioning errors', () => {
   });
 });
 
+describe('a step that keeps failing', () => {
+  it('marks the license as needing attention after 3 runs, tells the buyer the seller knows, and a later run clears it', async () => {
+    const target = buyer();
+    const { cookie } = await flow.begin(target.token);
+    await h.activate(target.licenseKey);
+    // CreateTenantUser declares only 500 for any failure: the status alone cannot say "permanent".
+    h.saasus.faults.failNext(3, { status: 500 }, { operation: 'CreateTenantUser' });
+    const registration = validRegistration();
+    const first = await flow.register(cookie, registration);
+    expect(first.result.statusCode).toBe(503);
+    expect(pageText(first.result.body)).toContain('Please try again in a minute');
+    expect((await h.store.get(target.licenseKey))?.provisioningFailures).toMatchObject({
+      step: 'tenantUser',
+      attempts: 1,
+    });
+    const second = await flow.submit(cookie, { csrf: first.csrf, ...registration });
+    expect(second.statusCode).toBe(503);
+    const third = await flow.submit(cookie, { csrf: first.csrf, ...registration });
+    expect(third.statusCode).toBe(503);
+    expect(pageText(third.body)).toContain('The seller has been told');
+    expectNoStackTrace(third);
+    const flagged = await h.store.get(target.licenseKey);
+    expect(flagged?.needsAttention).toMatchObject({
+      step: 'tenantUser',
+      attempts: 3,
+      reason: expect.stringContaining('/users failed: 500'),
+      since: expect.any(String),
+    });
+    expect(h.logs.some((line) => line.includes('Provisioning needs attention'))).toBe(true);
+
+    const later = await flow.submit(cookie, { csrf: first.csrf, ...registration });
+    expect(later.statusCode).toBe(200);
+    const cleared = await h.store.get(target.licenseKey);
+    expect(cleared?.needsAttention ?? undefined).toBeUndefined();
+    expect(cleared?.provisioningFailures ?? undefined).toBeUndefined();
+    expect(h.tenantsOf(target.licenseKey)).toHaveLength(1);
+  });
+});
+
 describe('routing', () => {
   it.each([
     ['GET', '/', 'POST'],

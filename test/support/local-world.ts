@@ -16,6 +16,7 @@ import { staticSecretSource } from '#shared/secrets';
 import { createLicenseStore, type LicenseStore } from '#shared/store/licenses';
 import { exampleConfigInput } from './config.js';
 import { startDynalite } from './dynalite.js';
+import { saasusContract } from './saasus-contract.js';
 
 /**
  * The world the functions talk to in the integration tests, on loopback port 0: dynalite with the
@@ -141,6 +142,7 @@ export const startLocalWorld = async (options: LocalWorldOptions): Promise<Local
   const [saasus, marketplace, idoperation, eventBridge, secrets] = await Promise.all([
     startSaasusEmulator({
       credentials: options.saasusCredentials,
+      onExchange: saasusContract.observe,
       envs: [
         { id: base.saasus.envId, name: 'production', display_name: 'Production' },
         ...(options.extraSaasusEnvs?.(base.saasus.envId) ?? []),

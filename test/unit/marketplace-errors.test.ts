@@ -8,7 +8,6 @@ import {
 } from '@aws-sdk/client-marketplace-metering';
 import { describe, expect, it } from 'vitest';
 import {
-  isRetryableMarketplaceError,
   MarketplaceError,
   MarketplaceInputError,
   MarketplaceUnavailableError,
@@ -17,6 +16,7 @@ import {
   RegistrationTokenError,
   toMarketplaceError,
 } from '#shared/marketplace/errors';
+import { isRetryable } from '#shared/retry';
 
 const metadata = (httpStatusCode: number) => ({ $metadata: { httpStatusCode, requestId: 'req-1' } });
 
@@ -35,7 +35,7 @@ describe('toMarketplaceError', () => {
     expect(throttled).toMatchObject({ code: 'ThrottlingException', retryable: true, requestId: 'req-1' });
     expect(throttled.message).toContain('Rate exceeded');
     expect(fault).toBeInstanceOf(MarketplaceUnavailableError);
-    expect(isRetryableMarketplaceError(fault)).toBe(true);
+    expect(isRetryable(fault)).toBe(true);
   });
 
   it('maps a network failure to a retryable error', () => {

@@ -2,7 +2,7 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import * as z from 'zod';
 import { ConfigError } from '../config.js';
 import { logger as defaultLogger } from '../powertools.js';
-import { type RetryOptions, withRetry } from '../retry.js';
+import { isRetryable, type RetryOptions, withRetry } from '../retry.js';
 import type { SecretSource } from '../secrets.js';
 import {
   IdoperationAuthError,
@@ -226,7 +226,7 @@ export const createIdoperationClient = (options: IdoperationClientOptions): Idop
     if (!retriedOperations.has(operation)) return send(operation, 0, userId, body);
     return withRetry((attempt) => send(operation, attempt, userId, body), {
       ...retry,
-      isRetryable: (error) => error instanceof IdoperationUnavailableError,
+      isRetryable,
       onRetry: (error, attempt, delayMs) =>
         log.warn('Retrying iDoperation call', {
           operation,

@@ -16,6 +16,8 @@ export const describeOperation = (operation: IdoperationOperation): string => op
  */
 export class IdoperationError extends Error {
   override readonly name: string = 'IdoperationError';
+  /** The same request may succeed later (429, 5xx, network, timeout); see `isRetryable`. */
+  readonly retryable: boolean = false;
 
   constructor(
     readonly operation: IdoperationOperation,
@@ -62,6 +64,7 @@ export class IdoperationConflictError extends IdoperationError {
 /** 429, 5xx or a network failure: worth retrying later (automatically for get/change). */
 export class IdoperationUnavailableError extends IdoperationError {
   override readonly name: string = 'IdoperationUnavailableError';
+  override readonly retryable = true;
 }
 
 /** No response within the timeout. For register, the user may still have been created. */

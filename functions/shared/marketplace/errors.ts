@@ -199,6 +199,3 @@ export const meteringFailureKind = (error: unknown): MeteringFailureKind => {
   if (mapped instanceof MeteringRejectedError && mapped.poison) return 'poison';
   return 'fatal';
 };
-
-export const isRetryableMarketplaceError = (error: unknown): boolean =>
-  error instanceof MarketplaceError && error.retryable;

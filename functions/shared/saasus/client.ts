@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { z } from 'zod';
 import { logger as sharedLogger } from '../powertools.js';
-import { type RetryOptions, withRetry } from '../retry.js';
+import { isRetryable, type RetryOptions, withRetry } from '../retry.js';
 import type { SecretSource } from '../secrets.js';
 import { clientErrorTypes, isTransientStatus, SaasusApiError, SaasusInputError } from './errors.js';
 import {
@@ -73,6 +73,14 @@ export interface SaasusClientOptions {
 export interface CallOptions {
   /** Sent as `X-SaaSus-Trace-Id` (SaaSus echoes it into partner events); generated when omitted. */
   readonly traceId?: string;
+}
+
+export interface UserInfoCallOptions extends CallOptions {
+  /**
+   * The page the buyer came from, sent as `X-SaaSus-Referer` (SaaSus records GetUserInfo calls that
+   * carry it in the user's sign-in history); omitted when absent.
+   */
+  readonly referer?: string;
 }
 
 /**
@@ -155,7 +163,7 @@ export interface SaasusClient {
   /** Exchanges the temporary `code` SaaSus passes to the callback URL for the user's tokens. */
   getCredentials(code: string, options?: CallOptions): Promise<AuthCredentials>;
   /** The signed-in user, their tenants, envs and roles. The API takes the user's ID token. */
-  getUserInfo(idToken: string, options?: CallOptions): Promise<UserInfo>;
+  getUserInfo(idToken: string, options?: UserInfoCallOptions): Promise<UserInfo>;
 }
 
 type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -166,6 +174,8 @@ interface ApiRequest<T> {
   readonly method: HttpMethod;
   readonly path: string;
   readonly query?: Readonly<Record<string, string>>;
+  /** Extra headers (never signed). */
+  readonly headers?: Readonly<Record<string, string>>;
   readonly body?: unknown;
   /** Response schema; omitted when the operation answers without a body. */
   readonly response?: z.ZodType<T>;
@@ -280,6 +290,7 @@ export const createSaasusClient = (options: SaasusClientOptions): SaasusClient =
         else log.warn('SaaSus API call failed', { ...entry, errorType });
       };
       const headers: Record<string, string> = {
+        ...request.headers,
         // Signed per attempt: a retry may fall into the next minute.
         authorization: signSaasusRequest({ method: request.method, url, body, ...credentials, now: now() }),
         'x-saasus-trace-id': traceId,
@@ -344,10 +355,7 @@ export const createSaasusClient = (options: SaasusClientOptions): SaasusClient =
       ...DEFAULT_RETRY,
       ...options.retry,
       isRetryable: (error) =>
-        idempotent &&
-        error instanceof SaasusApiError &&
-        error.retryable &&
-        (options.retry?.isRetryable?.(error) ?? true),
+        idempotent && isRetryable(error) && (options.retry?.isRetryable?.(error) ?? true),
       onRetry: (error, attemptNumber, delayMs) => {
         log.warn('Retrying SaaSus API call', { ...context, retry: attemptNumber, delayMs });
         options.retry?.onRetry?.(error, attemptNumber, delayMs);
@@ -547,6 +555,7 @@ export const createSaasusClient = (options: SaasusClientOptions): SaasusClient =
           method: 'GET',
           path: '/v1/auth/userinfo',
           query: { token: requireText(idToken, 'ID token') },
+          ...(callOptions?.referer ? { headers: { 'x-saasus-referer': callOptions.referer } } : {}),
           response: userInfoSchema,
         },
         callOptions,

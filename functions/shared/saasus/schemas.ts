@@ -94,8 +94,8 @@ export const saasUserSchema = z.object({
   id: z.string(),
   /** Empty for sign-in-id users. */
   email: z.string(),
-  /** Empty for email users. */
-  sign_in_id: z.string(),
+  /** Empty for email users; absent in older API versions (the official SDK 1.11 has no such field). */
+  sign_in_id: optional(z.string()),
   attributes,
   /** Unix seconds; absent until the first sign-in. */
   last_login_at: optional(integer),
@@ -123,7 +123,7 @@ export const tenantUserSchema = z.object({
   tenant_id: z.string(),
   tenant_name: z.string(),
   email: z.string(),
-  sign_in_id: z.string(),
+  sign_in_id: optional(z.string()),
   attributes,
   envs: z.array(userEnvSchema),
 });
@@ -144,7 +144,7 @@ export const userAvailableTenantSchema = z.object({
 export const userInfoSchema = z.object({
   id: z.string(),
   email: z.string(),
-  sign_in_id: z.string(),
+  sign_in_id: optional(z.string()),
   user_attribute: attributes,
   tenants: z.array(userAvailableTenantSchema),
 });

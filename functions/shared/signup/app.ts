@@ -1,9 +1,9 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { DeploymentConfig } from '../config.js';
-import { IdoperationUnavailableError } from '../idoperation/errors.js';
-import { MarketplaceUnavailableError, RegistrationTokenError } from '../marketplace/errors.js';
+import { RegistrationTokenError } from '../marketplace/errors.js';
 import type { ResolvedCustomer } from '../marketplace/resolve-customer.js';
+import { isRetryable } from '../retry.js';
 import { SaasusApiError } from '../saasus/errors.js';
 import type { LicenseStore } from '../store/licenses.js';
 import {
@@ -16,7 +16,7 @@ import {
   tenantChoicePage,
   validateRegistrationForm,
 } from './pages.js';
-import { type Provisioning, ProvisioningBusyError, ProvisioningError } from './provisioning.js';
+import { type Provisioning, ProvisioningError, ProvisioningNeedsAttentionError } from './provisioning.js';
 import { FormRequestError, parseFormBody, parseFulfillmentRequest } from './request.js';
 import {
   clearedSessionCookie,
@@ -107,13 +107,6 @@ const redirect = (location: string, cookies?: string[]): Result => ({
   body: '',
   ...(cookies ? { cookies } : {}),
 });
-
-const isTransient = (error: unknown): boolean =>
-  error instanceof MarketplaceUnavailableError ||
-  error instanceof ProvisioningBusyError ||
-  error instanceof IdoperationUnavailableError ||
-  (error instanceof SaasusApiError && (error.retryable || error.status === 0 || error.status >= 500)) ||
-  (error instanceof Error && /Throttl|ProvisionedThroughputExceeded|RequestLimitExceeded/.test(error.name));
 
 export const createSignUpApp = (deps: SignUpAppDependencies) => {
   const { config, store, logger } = deps;
@@ -343,7 +336,11 @@ export const createSignUpApp = (deps: SignUpAppDependencies) => {
           return html(status, errorPage(lang, 'bad-request'));
         }
         if (error instanceof RegistrationTokenError) return html(400, errorPage(lang, 'token-invalid'));
-        if (isTransient(error)) {
+        if (error instanceof ProvisioningNeedsAttentionError) {
+          // Logged and counted (alarm) by provisioning; the buyer need not keep trying.
+          return html(503, errorPage(lang, 'seller-notified'));
+        }
+        if (isRetryable(error)) {
           logger.warn('Dependency unavailable; the buyer is asked to retry', {
             error: error instanceof Error ? error.name : 'unknown',
           });

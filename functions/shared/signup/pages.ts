@@ -88,6 +88,10 @@ const text = {
         'Only an administrator of an account can link a subscription to it. Nothing was changed.',
       ],
       internal: ['Something went wrong on our side', 'Please try again later. Nothing was charged twice.'],
+      'seller-notified': [
+        'We could not finish setting up your account',
+        'The seller has been told and will complete it; you do not need to do anything. Nothing was charged twice.',
+      ],
     },
     field: {
       tenantNameRequired: 'Enter your company or team name.',
@@ -154,6 +158,10 @@ const text = {
       'link-not-allowed': [
         'このアカウントにはサブスクリプションを紐付けられません',
         'サブスクリプションを紐付けられるのは、そのアカウントの管理者のみです。変更は行われていません。',
+      ],
+      'seller-notified': [
+        'アカウントの設定を完了できませんでした',
+        '販売者に通知済みで、販売者が設定を完了します。お客様の操作は不要です。二重に請求されることはありません。',
       ],
       internal: [
         'エラーが発生しました',

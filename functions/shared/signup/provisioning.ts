@@ -2,11 +2,12 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { DeploymentConfig } from '../config.js';
 import { type DomainEvent, domainEventTypes } from '../domain-events.js';
-import { IdoperationConflictError } from '../idoperation/errors.js';
+import { IdoperationConflictError, IdoperationError } from '../idoperation/errors.js';
 import type { IdoperationClient } from '../idoperation/index.js';
 import { directoryServicesFor } from '../license/effects.js';
 import { sleep } from '../retry.js';
 import type { SaasusClient } from '../saasus/client.js';
+import { SaasusApiError } from '../saasus/errors.js';
 import { LicenseConflictError, type LicenseItem, type LicenseStore } from '../store/licenses.js';
 import type { RegistrationForm } from './pages.js';
 
@@ -63,7 +64,42 @@ export interface ProvisioningDependencies {
   leaseMs?: number;
   /** How long a run waits for another run's lease before answering "busy". Default 8 s. */
   leaseWaitMs?: number;
+  /**
+   * Runs in a row a step may fail on a remote call (SaaSus, iDoperation) before the license needs
+   * attention. Default 3. Each run already retries idempotent calls; this bounds the runs.
+   */
+  maxStepAttempts?: number;
+  /** Counts a metric (`provisioningMetrics`); the sign-up function alarms on it. */
+  recordMetric?: (name: string) => void;
 }
+
+export const provisioningMetrics = {
+  /** A step kept failing: the license needs a person. */
+  needsAttention: 'ProvisioningNeedsAttention',
+} as const;
+
+/** License attribute: the failing step's run count and last reason, `{ step, attempts, reason }`. */
+export const FAILURES_ATTRIBUTE = 'provisioningFailures';
+/**
+ * License attribute set once a step has failed `maxStepAttempts` runs in a row:
+ * `{ step, attempts, reason, since }`. A later run that gets through removes it.
+ */
+export const NEEDS_ATTENTION_ATTRIBUTE = 'needsAttention';
+
+/** A step failed too many runs in a row: the seller has been alerted; retrying alone will not help. */
+export class ProvisioningNeedsAttentionError extends Error {
+  override readonly name = 'ProvisioningNeedsAttentionError';
+  readonly retryable = false;
+  constructor(
+    readonly step: ProvisioningStep,
+    readonly reason: string,
+    options?: ErrorOptions,
+  ) {
+    super(`Provisioning step ${step} kept failing and needs attention: ${reason}`, options);
+  }
+}
+
+const MAX_REASON_LENGTH = 500;
 
 export type ProvisioningOutcome = {
   tenantId: string;
@@ -91,6 +127,7 @@ export class ProvisioningError extends Error {
 /** Another run is provisioning the license and did not finish in time: try again shortly. */
 export class ProvisioningBusyError extends Error {
   override readonly name = 'ProvisioningBusyError';
+  readonly retryable = true;
 }
 
 /** License attribute holding the lease of the run in progress: `{ owner, until }` (until: epoch ms). */
@@ -109,6 +146,57 @@ export const createProvisioning = (deps: ProvisioningDependencies) => {
   const now = deps.now ?? (() => new Date());
   const leaseMs = deps.leaseMs ?? 60_000;
   const leaseWaitMs = deps.leaseWaitMs ?? 8_000;
+  const maxStepAttempts = deps.maxStepAttempts ?? 3;
+
+  /**
+   * Runs provisioning and keeps score of remote failures per step: each run that fails on the same
+   * step counts one attempt; at `maxStepAttempts` the license is marked as needing attention (with
+   * the reason), a metric is counted and the buyer is told the seller knows. Any run that gets
+   * through clears both marks. Steps look before they act, so repeating a run is always safe.
+   */
+  const counted = async (
+    license: LicenseItem,
+    run: (enter: (step: ProvisioningStep) => void) => Promise<ProvisioningOutcome>,
+  ): Promise<ProvisioningOutcome> => {
+    const { licenseKey } = license;
+    let step: ProvisioningStep = 'registration';
+    try {
+      const outcome = await run((next) => {
+        step = next;
+      });
+      if (license[FAILURES_ATTRIBUTE] || license[NEEDS_ATTENTION_ATTRIBUTE]) {
+        await store.setAttributes(licenseKey, {
+          [FAILURES_ATTRIBUTE]: null,
+          [NEEDS_ATTENTION_ATTRIBUTE]: null,
+        });
+        logger.info('Provisioning got through; the license no longer needs attention', { licenseKey });
+      }
+      return outcome;
+    } catch (error) {
+      if (!(error instanceof SaasusApiError || error instanceof IdoperationError)) throw error;
+      const previous = license[FAILURES_ATTRIBUTE] as
+        | { step?: unknown; attempts?: unknown }
+        | null
+        | undefined;
+      const attempts =
+        previous?.step === step && typeof previous.attempts === 'number' ? previous.attempts + 1 : 1;
+      const reason = `${error.name}: ${error.message}`.slice(0, MAX_REASON_LENGTH);
+      const failures = { step, attempts, reason };
+      if (attempts < maxStepAttempts) {
+        await store.setAttributes(licenseKey, { [FAILURES_ATTRIBUTE]: failures });
+        throw error;
+      }
+      const earlier = license[NEEDS_ATTENTION_ATTRIBUTE] as { since?: unknown } | null | undefined;
+      const since = typeof earlier?.since === 'string' ? earlier.since : now().toISOString();
+      await store.setAttributes(licenseKey, {
+        [FAILURES_ATTRIBUTE]: failures,
+        [NEEDS_ATTENTION_ATTRIBUTE]: { ...failures, since },
+      });
+      deps.recordMetric?.(provisioningMetrics.needsAttention);
+      logger.warn('Provisioning needs attention', { licenseKey, step, attempts, reason });
+      throw new ProvisioningNeedsAttentionError(step, reason, { cause: error });
+    }
+  };
 
   /**
    * Runs `work` holding the license's lease. The lease is taken with a conditional write on the
@@ -291,10 +379,12 @@ export const createProvisioning = (deps: ProvisioningDependencies) => {
   const provisionHeld = async (
     license: LicenseItem,
     submitted: RegistrationForm,
+    enter: (step: ProvisioningStep) => void,
   ): Promise<ProvisioningOutcome> => {
     const { licenseKey } = license;
     const attached = provisioned(license).tenant;
     if (attached?.linked) {
+      enter('plan');
       // Linked to an account that existed before: who belongs to it (and as what) is that account's
       // business, so a registration submitted afterwards adds nobody to it.
       const planApplied = await stepPlan(license, attached.tenantId);
@@ -321,12 +411,19 @@ export const createProvisioning = (deps: ProvisioningDependencies) => {
     }
 
     // The order the SaaSus docs give: SaaS user, tenant, plan, tenant user, role.
+    enter('saasUser');
     await stepSaasUser(license, form);
+    enter('tenant');
     const { tenantId } = await stepTenant(license, form);
+    enter('plan');
     const planApplied = await stepPlan(license, tenantId);
+    enter('tenantUser');
     const { userId: tenantUserId } = await stepTenantUser(license, tenantId, form);
+    enter('role');
     await stepRole(license, tenantId, tenantUserId);
+    enter('directoryUser');
     await stepDirectoryUser(license, form);
+    enter('completed');
 
     if (!provisioned(license).completed) {
       await deps.publish([
@@ -341,8 +438,13 @@ export const createProvisioning = (deps: ProvisioningDependencies) => {
     return { tenantId, status: planApplied ? 'ready' : 'preparing' };
   };
 
-  const linkHeld = async (license: LicenseItem, tenantId: string): Promise<ProvisioningOutcome> => {
+  const linkHeld = async (
+    license: LicenseItem,
+    tenantId: string,
+    enter: (step: ProvisioningStep) => void,
+  ): Promise<ProvisioningOutcome> => {
     const { licenseKey } = license;
+    enter('tenant');
     const done = provisioned(license).tenant;
     if (done && done.tenantId !== tenantId) {
       throw new ProvisioningError('This license is already attached to another tenant');
@@ -363,7 +465,9 @@ export const createProvisioning = (deps: ProvisioningDependencies) => {
       license.tenantId = tenantId;
       await record(license, 'tenant', { tenantId, linked: true });
     }
+    enter('plan');
     const planApplied = await stepPlan(license, tenantId);
+    enter('completed');
     if (!provisioned(license).completed) {
       await deps.publish([
         {
@@ -383,7 +487,9 @@ export const createProvisioning = (deps: ProvisioningDependencies) => {
      * registration recorded wins, so a resubmit after a crash cannot fork the account.
      */
     provision: (licenseKey: string, submitted: RegistrationForm): Promise<ProvisioningOutcome> =>
-      withLease(licenseKey, (license) => provisionHeld(license, submitted)),
+      withLease(licenseKey, (license) =>
+        counted(license, (enter) => provisionHeld(license, submitted, enter)),
+      ),
 
     /**
      * Attaches a license to a tenant the buyer already administers (proven through SaaSus).
@@ -398,7 +504,9 @@ export const createProvisioning = (deps: ProvisioningDependencies) => {
       if (!allowedTenantIds.includes(tenantId)) {
         throw new ProvisioningError('The signed-in user does not administer that tenant');
       }
-      return withLease(licenseKey, (license) => linkHeld(license, tenantId));
+      return withLease(licenseKey, (license) =>
+        counted(license, (enter) => linkHeld(license, tenantId, enter)),
+      );
     },
   };
 };

@@ -1,4 +1,5 @@
 import { badRequest } from './errors.js';
+import { declaredStatuses, type SpecOperation, specOperations } from './operations.js';
 import type { SaasusState } from './state.js';
 
 /**
@@ -300,6 +301,13 @@ export const routes: readonly Route[] = [
 export interface RouteMatch {
   readonly route: Route;
   readonly params: Record<string, string>;
+  /** Error statuses the spec declares for the operation (500 always among them). */
+  readonly declaredStatuses: readonly number[];
+}
+
+/** A spec operation the emulator does not serve. */
+export interface UnservedMatch {
+  readonly unserved: SpecOperation;
 }
 
 const splitPattern = (pattern: string) =>
@@ -308,17 +316,29 @@ const splitPattern = (pattern: string) =>
     .filter(Boolean)
     .map((part) => (part.startsWith('{') ? { param: part.slice(1, -1) } : { literal: part }));
 
-const compiled = routes.map((route) => ({ route, parts: splitPattern(route.pattern) }));
+const servedKeys = new Set(routes.map((route) => `${route.method} ${route.pattern}`));
+const candidates = [
+  ...routes.map((route) => ({ route, parts: splitPattern(route.pattern) })),
+  ...specOperations
+    .filter((entry) => !servedKeys.has(`${entry.method} ${entry.path}`))
+    .map((entry) => ({ unserved: entry, parts: splitPattern(entry.path) })),
+];
 
 /**
- * The route for a method and path. When two templates fit (`units/date/{date}` and
- * `units/{metering_unit_name}/today`), the one with more literal segments wins.
+ * The operation for a method and path, by the spec's rule: a literal path wins over a template
+ * (`/v1/auth/tenants/all/users` is GetAllTenantUsers, not GetTenantUsers of tenant `all`), and
+ * between templates the one with more literal segments wins (`units/date/{date}` over
+ * `units/{metering_unit_name}/today`).
  */
-export const matchRoute = (method: string, pathname: string): RouteMatch | undefined => {
+export const matchRoute = (method: string, pathname: string): RouteMatch | UnservedMatch | undefined => {
   const segments = pathname.split('/').filter(Boolean);
-  let best: { match: RouteMatch; literals: number } | undefined;
-  for (const { route, parts } of compiled) {
-    if (route.method !== method || parts.length !== segments.length) continue;
+  let best:
+    | { candidate: (typeof candidates)[number]; params: Record<string, string>; literals: number }
+    | undefined;
+  for (const candidate of candidates) {
+    const { parts } = candidate;
+    const candidateMethod = 'route' in candidate ? candidate.route.method : candidate.unserved.method;
+    if (candidateMethod !== method || parts.length !== segments.length) continue;
     const params: Record<string, string> = {};
     let literals = 0;
     const fits = parts.every((part, index) => {
@@ -334,7 +354,14 @@ export const matchRoute = (method: string, pathname: string): RouteMatch | undef
       }
       return true;
     });
-    if (fits && (!best || literals > best.literals)) best = { match: { route, params }, literals };
+    if (fits && (!best || literals > best.literals)) best = { candidate, params, literals };
   }
-  return best?.match;
+  if (!best) return undefined;
+  const { candidate, params } = best;
+  if (!('route' in candidate)) return { unserved: candidate.unserved };
+  return {
+    route: candidate.route,
+    params,
+    declaredStatuses: declaredStatuses(candidate.route.method, candidate.route.pattern),
+  };
 };
