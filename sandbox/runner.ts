@@ -12,6 +12,7 @@ import { type LocalDynamo, startLocalDynamo } from './dynamo.js';
 import { type EventBridgeEmulator, startEventBridgeEmulator } from './emulators/eventbridge.js';
 import { type IdoperationEmulator, startIdoperationEmulator } from './emulators/idoperation.js';
 import { type MarketplaceEmulator, startMarketplaceEmulator } from './emulators/marketplace.js';
+import { HOSTED_SIGN_IN_PATH } from './emulators/saasus/hosted-sign-in.js';
 import { type SaasusEmulator, startSaasusEmulator } from './emulators/saasus.js';
 import { type SecretsManagerEmulator, startSecretsManagerEmulator } from './emulators/secrets-manager.js';
 import { EventSourcePoller } from './event-sources.js';
@@ -318,6 +319,12 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
       })),
       meteringTimeZone: deployed.metering.saasusDayTimeZone,
       partnerEventSource: saasusEventSource,
+      // The link flow's sign-in: back to the fulfillment URL's callback with a temporary code.
+      hostedSignIn: {
+        callbackUrl: `${url}${FULFILLMENT_PREFIX}/link/callback`,
+        envId: deployed.saasus.envId,
+        adminRoleName: deployed.saasus.adminRoleNames[0] ?? 'admin',
+      },
       eventAccount: account,
       eventRegion: region,
       onPartnerEvent: (event) => {
@@ -347,7 +354,12 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
 
   const config = parseDeploymentConfig({
     ...deployed,
-    saasus: { ...deployed.saasus, apiBaseUrl: saasus.url, signInUrl: `${url}${SAAS_SIGN_IN_PATH}` },
+    saasus: {
+      ...deployed.saasus,
+      apiBaseUrl: saasus.url,
+      signInUrl: `${url}${SAAS_SIGN_IN_PATH}`,
+      linkSignInUrl: `${saasus.url}${HOSTED_SIGN_IN_PATH}`,
+    },
     ...(deployed.idoperation && idoperation
       ? { idoperation: { ...deployed.idoperation, baseUrl: `${idoperation.url}${idoperationBasePath}` } }
       : {}),
@@ -580,6 +592,7 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
       if (bridgeConfig.saasus) {
         bridgeConfig.saasus.apiBaseUrl = config.saasus.apiBaseUrl;
         bridgeConfig.saasus.signInUrl = config.saasus.signInUrl;
+        bridgeConfig.saasus.linkSignInUrl = config.saasus.linkSignInUrl;
       }
       if (bridgeConfig.idoperation && config.idoperation)
         bridgeConfig.idoperation.baseUrl = config.idoperation.baseUrl;

@@ -23,6 +23,8 @@ export const domainEventTypes = {
   licenseReinstated: 'License Reinstated',
   tenantDeleted: 'Tenant Deleted',
   meteringStopped: 'Metering Stopped',
+  /** A license tried to attach a tenant that another license of the product holds; nothing changed. */
+  tenantClaimRefused: 'Tenant Claim Refused',
 } as const;
 
 export type DomainEventType = (typeof domainEventTypes)[keyof typeof domainEventTypes];

@@ -76,7 +76,31 @@ export const idempotencyTable = {
   timeToLiveAttribute: 'expiration',
 } as const satisfies TableDefinition;
 
-export const tableDefinitions = [licensesTable, meteringLedgerTable, idempotencyTable] as const;
+/**
+ * What sign-up must do at most once, each a conditional put on `claimKey`:
+ * - `tenant#<productCode>#<tenantId>`: the license a SaaSus tenant belongs to for a product (one
+ *   tenant, one license per product). Taken before any SaaSus write for the tenant; no expiry.
+ * - `link-state#<nonce>`, `link-code#<sha256 of the code>`: a link flow's `state` and SaaSus
+ *   temporary code, used once (`expiresAt`).
+ * - `link-choice#<id>`: the tenants a signed-in SaaSus user may link, kept here rather than in the
+ *   session cookie so any number of them fits (`expiresAt`).
+ */
+export const signUpClaimsTable = {
+  id: 'SignUpClaims',
+  partitionKey: { name: 'claimKey', type: 'S' },
+  indexes: [],
+  timeToLiveAttribute: 'expiresAt',
+} as const satisfies TableDefinition;
+
+export const tenantClaimKey = (productCode: string, tenantId: string): string =>
+  `tenant#${productCode}#${tenantId}`;
+
+export const tableDefinitions = [
+  licensesTable,
+  meteringLedgerTable,
+  idempotencyTable,
+  signUpClaimsTable,
+] as const;
 
 /** Ledger sort key: `<usage hour ISO>#<dimension>`, e.g. `2026-11-22T13:00:00.000Z#api_calls`. */
 export const ledgerUsageKey = (usageHour: Date, dimension: string): string =>

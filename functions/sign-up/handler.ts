@@ -13,6 +13,7 @@ import { createSignUpApp } from '#shared/signup/app';
 import { createProvisioning } from '#shared/signup/provisioning';
 import { securityHeaders } from '#shared/signup/security-headers';
 import { createSessionSealer, type SessionSealer } from '#shared/signup/session';
+import { createSignUpClaims } from '#shared/store/sign-up-claims';
 
 /** The fulfillment URL's function: the web flow lives in the shared sign-up module. */
 const env = parseEnv(
@@ -20,10 +21,12 @@ const env = parseEnv(
     SESSION_SECRET_NAME: z.string().min(1),
     /** Path prefix of the routes; '' behind API Gateway (the sandbox mounts them under a prefix). */
     PUBLIC_BASE_PATH: z.string().default(''),
+    SIGN_UP_CLAIMS_TABLE: z.string().min(3),
   }),
 );
 const runtime = createRuntime(env);
 const { config } = runtime;
+const claims = createSignUpClaims({ client: runtime.dynamo(), tableName: env.SIGN_UP_CLAIMS_TABLE });
 
 let sealer: Promise<SessionSealer> | undefined;
 const sessions = () => {
@@ -44,6 +47,7 @@ const app = createSignUpApp({
   provisioning: createProvisioning({
     config,
     store: runtime.licenses(),
+    claims,
     saasus: runtime.saasus(),
     idoperation: runtime.idoperation(),
     publish: (events) => runtime.publisher().publish(events),
@@ -52,12 +56,14 @@ const app = createSignUpApp({
     logger,
   }),
   sessions,
+  claims,
   exchangeCode: async (code) => {
     const credentials = await runtime.saasus().getCredentials(code);
     const user = await runtime.saasus().getUserInfo(credentials.id_token);
     // The roles per env come along: the app offers only the tenants the user administers.
     return {
       userId: user.id,
+      email: user.email,
       tenants: user.tenants.map(({ id, name, envs }) => ({ id, name, envs })),
     };
   },

@@ -74,10 +74,12 @@ export class SignUp extends Construct {
       environment: {
         ...runtimeEnvironment(config, state),
         SESSION_SECRET_NAME: sessionKey.secretName,
+        SIGN_UP_CLAIMS_TABLE: state.signUpClaims.tableName,
       },
     });
     sessionKey.grantRead(this.function);
     grantTableReadWrite(this.function, state.licenses);
+    state.signUpClaims.grant(this.function, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem');
     state.domainEventBus.grantPutEventsTo(this.function);
     grantSecretRead(this, this.function, 'SaasusSecret', config.saasus.secretName);
     if (config.idoperation) {

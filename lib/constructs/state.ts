@@ -7,6 +7,7 @@ import {
   type KeyAttribute,
   licensesTable,
   meteringLedgerTable,
+  signUpClaimsTable,
   type TableDefinition,
 } from '#shared/tables';
 
@@ -28,6 +29,7 @@ export class State extends Construct {
   readonly licenses: TableV2;
   readonly meteringLedger: TableV2;
   readonly idempotency: TableV2;
+  readonly signUpClaims: TableV2;
   readonly domainEventBus: EventBus;
 
   constructor(scope: Construct, id: string, props: StateProps) {
@@ -36,6 +38,8 @@ export class State extends Construct {
     this.licenses = this.table(licensesTable, RemovalPolicy.RETAIN);
     this.meteringLedger = this.table(meteringLedgerTable, RemovalPolicy.RETAIN);
     this.idempotency = this.table(idempotencyTable, RemovalPolicy.DESTROY);
+    // Tenant claims say which license owns which tenant: a business record too.
+    this.signUpClaims = this.table(signUpClaimsTable, RemovalPolicy.RETAIN);
     this.domainEventBus = new EventBus(this, 'DomainEvents', {
       eventBusName: `marketplace-bridge-${props.stage}`,
       description: 'Domain events of Marketplace Bridge (License Activated, Tenant Provisioned, ...)',

@@ -6,6 +6,7 @@ import { sendJson, startServer } from './http.js';
 import { badRequest, faultType, notFound, SaasusEmulatorError } from './saasus/errors.js';
 import { partnerEvent, type SaasusPartnerEvent } from './saasus/events.js';
 import { Faults } from './saasus/faults.js';
+import { type HostedSignInOptions, serveHostedSignIn } from './saasus/hosted-sign-in.js';
 import type { MeteringRecord } from './saasus/metering.js';
 import { matchRoute, type RouteResult } from './saasus/routes.js';
 import {
@@ -46,6 +47,8 @@ export interface SaasusEmulatorOptions {
   readonly port?: number;
   /** Business clock (plan changes, `now` metering, `today`, event times); the sandbox's simulated clock. */
   readonly now?: () => Date;
+  /** Serve the stand-in hosted sign-in (`/sign-in`) that returns a temporary code to this callback. */
+  readonly hostedSignIn?: HostedSignInOptions;
   /** Clock for signature timestamps and temporary-code expiry; real time by default. */
   readonly signatureNow?: () => Date;
   /** Delay before answering each request. */
@@ -189,6 +192,7 @@ export const startSaasusEmulator = async (options: SaasusEmulatorOptions): Promi
   };
 
   const handle = async (request: IncomingMessage, rawBody: string, response: ServerResponse) => {
+    if (serveHostedSignIn(request, rawBody, response, state, options.hostedSignIn)) return;
     if (options.latencyMs) await sleep(options.latencyMs);
     const url = new URL(request.url ?? '/', 'http://emulator');
     const method = (request.method ?? 'GET').toUpperCase();

@@ -7,6 +7,7 @@ import {
 import { MarketplaceMeteringClient, ResolveCustomerCommand } from '@aws-sdk/client-marketplace-metering';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { tableDefinitions } from '#shared/tables';
 import { SANDBOX_IDOPERATION_AUTHORIZATION } from '../runner.js';
 import type { Scenario } from '../scenario.js';
 
@@ -28,7 +29,11 @@ export const smoke: Scenario = {
         'the stack has at least one function',
         sandbox.model.functions,
       );
-      check(sandbox.model.tables.length === 3, 'the stack has the three state tables', sandbox.model.tables);
+      check(
+        sandbox.model.tables.length === tableDefinitions.length,
+        `the stack has the ${tableDefinitions.length} state tables`,
+        sandbox.model.tables,
+      );
       check(sandbox.domainBusName !== undefined, 'the domain event bus is known');
     });
 

@@ -167,4 +167,70 @@ describe('the sandbox in Chromium', () => {
     const tenant = data.saasus.tenants.find((candidate) => candidate.name === 'Walkthrough Ltd');
     expect(tenant?.plan_id).toBe(config.plans.revokedPlanId);
   }, 120_000);
+
+  for (const [locale, lang, texts] of [
+    [
+      'en-US',
+      'en',
+      {
+        link: 'Link this subscription to my existing account',
+        choose: 'Choose the account to link',
+        done: 'Subscription linked',
+        confirm: 'I want to attach',
+      },
+    ],
+    [
+      'ja-JP',
+      'ja',
+      {
+        link: 'このサブスクリプションを既存のアカウントに紐付ける',
+        choose: '紐付けるアカウントを選択',
+        done: 'サブスクリプションを紐付けました',
+        confirm: 'AWS アカウント',
+      },
+    ],
+  ] as const) {
+    it(`links a subscription to an existing account through the stand-in SaaSus sign-in (${lang})`, async () => {
+      const linking = await browser.newContext({ locale, viewport: { width: 1200, height: 900 } });
+      const tab = await linking.newPage();
+      const snap = (name: string) =>
+        tab.screenshot({ path: `${screenshots}/sandbox-link-${lang}-${name}.png`, fullPage: true });
+      await tab.goto(`${sandbox.url}/`);
+      const subscribe = tab
+        .locator('section.card')
+        .filter({ has: tab.getByRole('heading', { level: 2, name: /Subscribe on AWS Marketplace/ }) });
+      const account = lang === 'en' ? '111122223333' : '777788889999';
+      await subscribe.getByLabel('Buyer AWS account').selectOption(account);
+      await subscribe.getByRole('button', { name: 'Subscribe and set up the account' }).click();
+      await tab.waitForURL(`${sandbox.url}/fulfillment/register`);
+      // The registration page names the subscription's AWS account.
+      await expect(tab.locator('p.account').textContent()).resolves.toContain(account);
+      await snap('1-register');
+
+      await tab.getByRole('link', { name: texts.link }).click();
+      await expect(tab.locator('h1').textContent()).resolves.toBe('SaaSus sign-in');
+      await snap('2-saasus-sign-in');
+      const email = `owner-${lang}@existing.example`;
+      await tab.fill('input[name=email]', email);
+      await tab.fill('input[name=tenantName]', `Existing ${lang} Ltd`);
+      await tab.getByRole('button', { name: 'Create and sign in' }).click();
+      await tab.waitForURL(/\/fulfillment\/link\/callback\?/);
+      await expect(tab.locator('h1').textContent()).resolves.toBe(texts.choose);
+      const choice = await tab.locator('main').textContent();
+      expect(choice).toContain(email);
+      expect(choice).toContain(account);
+      expect(choice).toContain(texts.confirm);
+      await snap('3-choose');
+
+      await tab.check('input[name=confirm]');
+      await tab.locator('main button[type=submit]').click();
+      await expect(tab.locator('h1').textContent()).resolves.toBe(texts.done);
+      await snap('4-linked');
+      await sandbox.settle();
+      const linked = (await state()).saasus.tenants.find((tenant) => tenant.name === `Existing ${lang} Ltd`);
+      const license = (await state()).licenses.find((candidate) => candidate.tenantId === linked?.id);
+      expect(license).toBeDefined();
+      await linking.close();
+    }, 120_000);
+  }
 });

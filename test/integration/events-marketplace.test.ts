@@ -118,6 +118,27 @@ describe('License Updated', () => {
     expect(detailTypes(license)).toEqual(['License Activated', 'Entitlements Changed']);
   });
 
+  it('sends an event whose acceptor is not the license’s AWS account to the dead-letter queue, changing nothing', async () => {
+    const { license } = await activeLicense(['basic']);
+    const before = await h.license(license.licenseKey);
+    const planWritesBefore = planWrites(license.tenantId);
+    h.marketplace.setEntitlements(license.licenseArn, [{ dimension: 'pro', value: 1 }]);
+    const event = marketplaceEvent({
+      detailType: 'License Updated - Manufacturer',
+      time: minute(2),
+      detail: licenseDetail(h.config, { account: '999999999999', licenseArn: license.licenseArn }),
+    });
+
+    const delivery = await h.deliver('marketplace', event);
+
+    expect(delivery.deadLetter?.responsePayload.errorMessage).toBe(
+      `event acceptor account 999999999999 is not license ${license.licenseKey}'s account ${license.account}`,
+    );
+    expect(await h.license(license.licenseKey)).toEqual(before);
+    expect(h.tenantPlan(license.tenantId)).toBe(plans().basic);
+    expect(planWrites(license.tenantId)).toBe(planWritesBefore);
+  });
+
   it('creates the license record when the event comes before sign-up', async () => {
     const account = '123456789012';
     const licenseArn = `arn:aws:license-manager::${account}:license:l-${randomUUID().replaceAll('-', '')}`;

@@ -5,6 +5,7 @@ import {
   type EventsHarness,
   marketplaceEvent,
   minute,
+  newAccountId,
   type ProvisionedLicense,
   startEventsHarness,
 } from '../support/events-harness.js';
@@ -154,5 +155,72 @@ describe('revocation with removal', () => {
     expect(h.idoperation.users().find((user) => user.login_id === email)?.is_disabled).toBe(1);
     const members = (await h.license(license.licenseKey)).members as Record<string, { registered?: boolean }>;
     expect(members[late]?.registered).toBe(true);
+  });
+});
+
+describe('revocation of a license linked to a tenant that existed before it', () => {
+  it('gives the tenant back its previous plan and keeps its own members', async () => {
+    const previousPlanId = String(h.config.plans.byDimension.pro);
+    const suffix = randomUUID().slice(0, 8);
+    const ownerEmail = `owner-${suffix}@existing.example`;
+    const memberEmail = `member-${suffix}@existing.example`;
+    const owner = String(h.saasus.seedUser({ email: ownerEmail }).id);
+    const member = String(h.saasus.seedUser({ email: memberEmail }).id);
+    const tenant = h.saasus.seedTenant({
+      name: `Existing ${suffix}`,
+      back_office_staff_email: 'ops@seller.example',
+      plan_id: previousPlanId,
+    });
+    const tenantId = String(tenant.id);
+    await h.saasusClient.createTenantUser(tenantId, { email: ownerEmail, attributes: {} });
+    await h.saasusClient.addTenantUserRoles(tenantId, owner, h.config.saasus.envId, [
+      ...h.config.saasus.adminRoleNames,
+    ]);
+    await h.saasusClient.createTenantUser(tenantId, { email: memberEmail, attributes: {} });
+
+    // What sign-up's link flow records: the tenant (linked, with its plan before the link) and the plan.
+    const account = newAccountId();
+    const { licenseArn } = h.marketplace.addLicense({ customerAwsAccountId: account });
+    await h.store.upsertIdentity({
+      licenseKey: licenseArn,
+      identityMode: 'license',
+      licenseArn,
+      customerAwsAccountId: account,
+      productCode: h.config.marketplace.productCode,
+    });
+    await h.store.setAttributes(licenseArn, { tenantId });
+    await h.store.recordProvisioningStep(licenseArn, 'tenant', { tenantId, linked: true, previousPlanId });
+    const linked = { licenseKey: licenseArn, licenseArn, account };
+    const first = `agmt-${randomUUID()}`;
+    expect(
+      (
+        await h.deliver(
+          'marketplace',
+          marketplaceEvent({
+            detailType: 'Purchase Agreement Created - Proposer',
+            time: minute(1),
+            detail: agreementDetail(linked, first, { intent: 'NEW' }),
+          }),
+        )
+      ).errors,
+    ).toEqual([]);
+    expect(h.tenantPlan(tenantId)).toBe(h.config.plans.defaultPlanId);
+    h.takePartnerEvents();
+
+    const ended = await h.deliver(
+      'marketplace',
+      marketplaceEvent({
+        detailType: 'Purchase Agreement Ended - Proposer',
+        time: minute(5),
+        detail: agreementDetail(linked, first, { status: 'CANCELLED' }),
+      }),
+    );
+
+    expect(ended.errors).toEqual([]);
+    expect((await h.license(licenseArn)).status).not.toBe('active');
+    // Not `plans.revokedPlanId`, and nobody removed (`revocation.tenantUsers` is "remove" here).
+    expect(h.tenantPlan(tenantId)).toBe(previousPlanId);
+    expect(h.tenantUserIds(tenantId)).toEqual([owner, member].sort());
+    expect(h.tenantUserRoles(tenantId, owner)).toEqual(h.config.saasus.adminRoleNames);
   });
 });

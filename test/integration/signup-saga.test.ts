@@ -217,12 +217,17 @@ describe('a double-clicked submit', () => {
     const { cookie } = await flow.begin(buyer.token);
     const page = await flow.registrationPage(cookie);
     const { code } = h.saasus.mintUserCredentials(String(user.id));
-    const choice = await flow.get('/link/callback', cookie, `code=${code}`);
+    const link = await flow.startLink(cookie);
+    const choice = await flow.linkCallback(link.cookie, link.state, code);
     const linkedCookie = sessionCookieFrom(choice);
 
     const [registered, linked] = await Promise.all([
       flow.submit(cookie, { csrf: csrfFrom(page.body), ...validRegistration() }),
-      flow.post('/link', linkedCookie, { csrf: csrfFrom(choice.body), tenantId: String(existing.id) }),
+      flow.post('/link', linkedCookie, {
+        csrf: csrfFrom(choice.body),
+        tenantId: String(existing.id),
+        confirm: 'yes',
+      }),
     ]);
     const license = await h.store.get(buyer.licenseKey);
     const tagged = h.tenantsOf(buyer.licenseKey);

@@ -174,6 +174,7 @@ export const startLocalWorld = async (options: LocalWorldOptions): Promise<Local
     LICENSES_TABLE: dynamo.tables.Licenses,
     METERING_LEDGER_TABLE: dynamo.tables.MeteringLedger,
     IDEMPOTENCY_TABLE: dynamo.tables.Idempotency,
+    SIGN_UP_CLAIMS_TABLE: dynamo.tables.SignUpClaims,
     DOMAIN_EVENT_BUS: options.domainEventBus,
     AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
     AWS_ENDPOINT_URL_EVENTBRIDGE: eventBridge.url,

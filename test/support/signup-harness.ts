@@ -16,6 +16,7 @@ import { createSignUpApp, type SignUpApp } from '#shared/signup/app';
 import { createProvisioning, LICENSE_ATTRIBUTE, type ProvisioningStep } from '#shared/signup/provisioning';
 import { createSessionSealer, SESSION_COOKIE, type SessionSealer } from '#shared/signup/session';
 import type { LicenseItem } from '#shared/store/licenses';
+import { createSignUpClaims } from '#shared/store/sign-up-claims';
 import { type LocalWorld, lambdaContext, memberRole, newAccountId, startLocalWorld } from './local-world.js';
 
 export { memberRole, newAccountId };
@@ -239,6 +240,21 @@ export const browserFlow = (send: (request: HttpRequest) => Promise<HttpResult>)
     const csrf = csrfFrom(page.body);
     return { csrf, result: await this.submit(cookie, { csrf, ...fields }, lang) };
   },
+  /** `GET /link`: the session now holding the link `state`, and where the buyer signs in. */
+  async startLink(cookie: string) {
+    const result = await this.get('/link', cookie);
+    const location = result.headers.location ?? '';
+    const state = new URL(location, 'http://sign-in.invalid').searchParams.get('state') ?? '';
+    return { result, location, state, cookie: sessionCookieFrom(result) ?? cookie };
+  },
+  /** SaaSus sends the buyer back with the temporary code and the `state` it was given. */
+  linkCallback(cookie: string | undefined, state: string, code: string) {
+    return this.get(
+      '/link/callback',
+      cookie,
+      `code=${encodeURIComponent(code)}&state=${encodeURIComponent(state)}`,
+    );
+  },
   get: (path: string, cookie?: string, query?: string) =>
     send({ method: 'GET', path, ...(query ? { query } : {}), ...(cookie ? { cookies: [cookie] } : {}) }),
   post: (path: string, cookie: string | undefined, fields: Record<string, string>) =>
@@ -294,9 +310,11 @@ export const startSignUpHarness = async (options: SignUpHarnessOptions = {}): Pr
       runtimeEnvSchema.extend({
         SESSION_SECRET_NAME: z.string().min(1),
         PUBLIC_BASE_PATH: z.string().default(''),
+        SIGN_UP_CLAIMS_TABLE: z.string().min(3),
       }),
     );
     const runtime = createRuntime(appEnv);
+    const claims = createSignUpClaims({ client: runtime.dynamo(), tableName: appEnv.SIGN_UP_CLAIMS_TABLE });
     let sealer: Promise<SessionSealer> | undefined;
     return createSignUpApp({
       config: runtime.config,
@@ -305,6 +323,7 @@ export const startSignUpHarness = async (options: SignUpHarnessOptions = {}): Pr
       provisioning: createProvisioning({
         config: runtime.config,
         store: runtime.licenses(),
+        claims,
         saasus: runtime.saasus(),
         idoperation: runtime.idoperation(),
         publish: (events) => runtime.publisher().publish(events),
@@ -319,11 +338,13 @@ export const startSignUpHarness = async (options: SignUpHarnessOptions = {}): Pr
           .then(({ key }) => createSessionSealer(key));
         return sealer;
       },
+      claims,
       exchangeCode: async (code) => {
         const credentials = await runtime.saasus().getCredentials(code);
         const user = await runtime.saasus().getUserInfo(credentials.id_token);
         return {
           userId: user.id,
+          email: user.email,
           tenants: user.tenants.map(({ id, name, envs }) => ({ id, name, envs })),
         };
       },

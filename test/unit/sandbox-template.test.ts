@@ -305,7 +305,12 @@ describe('synthesizeBridgeTemplate', () => {
     expect(real.httpApis.flatMap((api) => api.routes.map((route) => route.functionLogicalId))).toContain(
       signUp?.logicalId,
     );
-    expect(real.tables.map((table) => table.partitionKey).sort()).toEqual(['id', 'licenseKey', 'licenseKey']);
+    expect(real.tables.map((table) => table.partitionKey).sort()).toEqual([
+      'claimKey',
+      'id',
+      'licenseKey',
+      'licenseKey',
+    ]);
     expect(real.eventBuses.map((bus) => bus.name)).toContain('marketplace-bridge-dev');
   });
 });

@@ -182,8 +182,15 @@ describe('pages', () => {
     expect(html).toContain(escapeHtml(hostile));
     expect(html).toContain('value="csrf&quot;token"');
     expect(
-      tenantChoicePage({ lang: 'ja', csrfToken: 't', tenants: [{ id: '1', name: hostile }] }),
+      tenantChoicePage({
+        lang: 'ja',
+        csrfToken: 't',
+        tenants: [{ id: '1', name: hostile }],
+        signedInAs: hostile,
+        awsAccountId: hostile,
+      }),
     ).not.toContain('<script>');
+    expect(registrationPage({ lang: 'en', csrfToken: 't', awsAccountId: hostile })).not.toContain('<script>');
   });
 
   it('shows each field error next to its field, in the chosen language', () => {

@@ -85,6 +85,9 @@ const cursorSchema = z.record(z.string(), z.string());
 
 const provisionedSchema = z.looseObject({
   saasUser: z.looseObject({ userId: text }).optional(),
+  tenant: z
+    .looseObject({ linked: z.boolean().optional(), previousPlanId: z.string().nullable().optional() })
+    .optional(),
   tenantUser: z.looseObject({ userId: text }).optional(),
   directoryUser: z.looseObject({ userId: text.optional() }).optional(),
 });
@@ -128,7 +131,18 @@ export const registrationOf = (item: LicenseItem): Registration | undefined => {
     if (userId === admin || entry.registered !== true) continue;
     users.push({ userId, ...(entry.directoryUserId ? { directoryUserId: entry.directoryUserId } : {}) });
   }
-  return { tenantId, users };
+  const linked = provisioned.tenant?.linked === true;
+  if (!linked) return { tenantId, users };
+  // Linked: the tenant existed before the license; the bridge added only the sign-up admin, if any.
+  const previousPlanId = provisioned.tenant?.previousPlanId;
+  return {
+    tenantId,
+    users,
+    preexisting: {
+      ...(previousPlanId === undefined ? {} : { planId: previousPlanId }),
+      addedUserIds: admin === undefined ? [] : [admin],
+    },
+  };
 };
 
 /** The effect context of a license item. */

@@ -98,6 +98,14 @@ export class LicenseNotLocatedError extends Error {
   override readonly name = 'LicenseNotLocatedError';
 }
 
+/**
+ * The event's acceptor (the buyer's AWS account) is not the account the license belongs to:
+ * acting on it could change someone else's subscription, so it goes to the dead-letter queue.
+ */
+export class LicenseAccountMismatchError extends Error {
+  override readonly name = 'LicenseAccountMismatchError';
+}
+
 /** The reconcile passes kept finding work: something keeps changing the tenant. */
 export class LicenseSyncError extends Error {
   override readonly name = 'LicenseSyncError';
@@ -156,6 +164,16 @@ export const createLicenseEventProcessor = (deps: LicenseEventDependencies) => {
     if (lookup.kind === 'get') {
       const item = (await store.get(lookup.licenseKey)) ?? (await createFromSignal(signal));
       if (!item) throw new LicenseNotLocatedError(`no license ${lookup.licenseKey} yet`);
+      const acceptor = signal.locator.by === 'licenseArn' ? signal.locator.customerAwsAccountId : undefined;
+      if (
+        acceptor !== undefined &&
+        item.customerAwsAccountId !== undefined &&
+        acceptor !== item.customerAwsAccountId
+      ) {
+        throw new LicenseAccountMismatchError(
+          `event acceptor account ${acceptor} is not license ${lookup.licenseKey}'s account ${item.customerAwsAccountId}`,
+        );
+      }
       return item;
     }
     const candidates =

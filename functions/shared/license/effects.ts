@@ -50,6 +50,16 @@ export interface RegisteredUser {
 export interface Registration {
   readonly tenantId: string;
   readonly users: readonly RegisteredUser[];
+  /**
+   * Set when the license was linked to a tenant that existed before it: what the bridge may undo.
+   * Without access the tenant gets `planId` back (the plan it had before the link; null: none;
+   * undefined: not recorded, as by releases before it was), and revocation removes only the users
+   * in `addedUserIds` (the bridge adds none when it links), never the tenant's own members.
+   */
+  readonly preexisting?: {
+    readonly planId?: string | null;
+    readonly addedUserIds: readonly string[];
+  };
 }
 
 export interface EffectContext {
@@ -146,7 +156,16 @@ const planOf = (
   access: AccessState,
   config: EffectConfig,
   snapshot: EntitlementSnapshot | undefined,
+  preexisting: Registration['preexisting'],
 ): PlanDecision => {
+  // A linked tenant without access goes back to what it had before the link, not to "no plan".
+  if (access !== 'enabled' && preexisting?.planId !== undefined) {
+    return {
+      kind: 'set',
+      planId: preexisting.planId,
+      reason: `${derived.status}: the plan the linked tenant had before the link`,
+    };
+  }
   if (derived.status === 'pending') {
     return { kind: 'set', planId: null, reason: 'no plan until the license is active' };
   }
@@ -210,7 +229,7 @@ export const desiredEffects = (record: LicenseRecord, context: EffectContext): D
     metered &&
     episode !== undefined &&
     (record.finalFlushFor === undefined || record.finalFlushFor < episode);
-  const plan = planOf(derived, access, config, snapshot);
+  const plan = planOf(derived, access, config, snapshot, context.registration?.preexisting);
   return {
     status: derived,
     access,

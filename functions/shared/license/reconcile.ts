@@ -53,7 +53,8 @@ const hasServices = (observed: readonly number[], wanted: readonly DirectoryServ
  * there is no tenant to change yet. Directory services are only set when the effects ask for
  * them (`directoryServices.kind === 'set'`, i.e. access is enabled), so a revoked license's
  * directory users get no services call.
- * On revocation with `tenantUsers: remove` every member is removed; a reinstated license gets
+ * On revocation with `tenantUsers: remove` every member is removed (of a linked tenant, only the
+ * users the bridge added); a reinstated license gets
  * its registered users back (their SaaSus accounts survive removal from the tenant).
  */
 export const reconcile = (effects: DesiredEffects, observed?: ObservedState): ReconcileAction[] => {
@@ -72,7 +73,11 @@ export const reconcile = (effects: DesiredEffects, observed?: ObservedState): Re
 
   const members = new Set(observed.tenantUserIds);
   if (effects.tenantUsers === 'removed') {
-    for (const userId of [...members].sort()) actions.push({ type: 'remove-tenant-user', tenantId, userId });
+    // A linked tenant's own members are not ours to remove: only those the bridge added.
+    const removable = registration.preexisting ? new Set(registration.preexisting.addedUserIds) : members;
+    for (const userId of [...members].sort()) {
+      if (removable.has(userId)) actions.push({ type: 'remove-tenant-user', tenantId, userId });
+    }
   } else {
     for (const { userId } of registration.users) {
       if (!members.has(userId)) actions.push({ type: 'add-tenant-user', tenantId, userId });

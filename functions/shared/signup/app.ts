@@ -1,3 +1,4 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import type { DeploymentConfig } from '../config.js';
@@ -6,6 +7,7 @@ import type { ResolvedCustomer } from '../marketplace/resolve-customer.js';
 import { isRetryable } from '../retry.js';
 import { SaasusApiError } from '../saasus/errors.js';
 import type { LicenseStore } from '../store/licenses.js';
+import type { SignUpClaims } from '../store/sign-up-claims.js';
 import {
   type ErrorPageKind,
   errorPage,
@@ -16,7 +18,13 @@ import {
   tenantChoicePage,
   validateRegistrationForm,
 } from './pages.js';
-import { type Provisioning, ProvisioningError, ProvisioningNeedsAttentionError } from './provisioning.js';
+import {
+  type Provisioning,
+  ProvisioningBusyError,
+  ProvisioningError,
+  ProvisioningNeedsAttentionError,
+  TenantClaimedError,
+} from './provisioning.js';
 import { FormRequestError, parseFormBody, parseFulfillmentRequest } from './request.js';
 import {
   clearedSessionCookie,
@@ -34,9 +42,11 @@ import {
  *
  * - `POST /`              AWS Marketplace's form post: resolve the token, upsert the license, 303 → /register
  * - `GET|POST /register`  the registration page and its submit (the provisioning saga)
- * - `GET /link`           "link to my existing account": 303 to the SaaS sign-in
- * - `GET /link/callback`  SaaSus temporary code → the tenants the user administers, to choose from
- * - `POST /link`          attach the license to the chosen tenant (one the session says they administer)
+ * - `GET /link`           "link to my existing account": a single-use `state` in the session, 303 to the SaaS sign-in
+ * - `GET /link/callback`  the session's `state` and a temporary code (each used once) → the tenants
+ *                         the user administers, with who is signed in and whose subscription it is
+ * - `POST /link`          attach the license to the chosen tenant (one the callback found they
+ *                         administer), on an explicit confirmation
  *
  * Every failure is a page a person understands with a status a machine understands; none of
  * them writes a license record, and the registration token never reaches a URL, cookie or log.
@@ -70,8 +80,10 @@ export interface SignUpAppDependencies {
   resolveCustomer: (token: string) => Promise<ResolvedCustomer>;
   provisioning: Provisioning;
   sessions: () => Promise<SessionSealer>;
+  /** Single-use link `state`s and codes, and the tenants offered by a link callback. */
+  claims: SignUpClaims;
   /** SaaSus calls of the link flow: the temporary code → the user and their tenants (with roles). */
-  exchangeCode: (code: string) => Promise<{ userId: string; tenants: LinkableTenant[] }>;
+  exchangeCode: (code: string) => Promise<{ userId: string; email: string; tenants: LinkableTenant[] }>;
   logger: Pick<Logger, 'info' | 'warn' | 'error'>;
   /** Path prefix of the routes ('' behind API Gateway). */
   basePath?: string;
@@ -181,7 +193,16 @@ export const createSignUpApp = (deps: SignUpAppDependencies) => {
     if (!license) throw new HttpProblem(400, 'session-expired');
     if (license.tenantId && license.provisioning?.completed) return redirect(config.saasus.signInUrl);
     const csrfToken = (await deps.sessions()).csrfToken(session);
-    return html(200, registrationPage({ lang, basePath: base, csrfToken, linkUrl: `${base}/link` }));
+    return html(
+      200,
+      registrationPage({
+        lang,
+        basePath: base,
+        csrfToken,
+        linkUrl: `${base}/link`,
+        awsAccountId: license.customerAwsAccountId,
+      }),
+    );
   };
 
   const submitRegistration = async (event: APIGatewayProxyEventV2, lang: Language): Promise<Result> => {
@@ -191,6 +212,7 @@ export const createSignUpApp = (deps: SignUpAppDependencies) => {
     const validation = validateRegistrationForm(fields);
     if (!validation.ok) {
       const csrfToken = (await deps.sessions()).csrfToken(session);
+      const license = await store.get(session.lk);
       const values = {
         tenantName: fields.get('tenantName') ?? '',
         adminEmail: fields.get('adminEmail') ?? '',
@@ -205,6 +227,7 @@ export const createSignUpApp = (deps: SignUpAppDependencies) => {
           values,
           errors: validation.errors,
           linkUrl: `${base}/link`,
+          awsAccountId: license?.customerAwsAccountId,
         }),
       );
     }
@@ -214,6 +237,7 @@ export const createSignUpApp = (deps: SignUpAppDependencies) => {
     } catch (error) {
       // The session names a license we do not have (it cannot be forged, but a license can be removed).
       if (error instanceof ProvisioningError) throw new HttpProblem(400, 'session-expired');
+      if (error instanceof TenantClaimedError) throw new HttpProblem(409, 'tenant-already-linked');
       throw error;
     }
     logger.info('Provisioned', {
@@ -226,10 +250,39 @@ export const createSignUpApp = (deps: SignUpAppDependencies) => {
     });
   };
 
+  /** `GET /link`: a fresh single-use `state` in the session, sent along to the SaaS sign-in. */
+  const startLink = async (event: APIGatewayProxyEventV2): Promise<Result> => {
+    const session = await openSession(event);
+    const state = randomBytes(24).toString('base64url');
+    const { cookieValue } = (await deps.sessions()).seal({ sid: session.sid, lk: session.lk, ls: state });
+    const signIn = new URL(config.saasus.linkSignInUrl ?? config.saasus.signInUrl);
+    signIn.searchParams.set('state', state);
+    return redirect(signIn.toString(), [sessionCookie(cookieValue, ttl)]);
+  };
+
+  const sameText = (a: string, b: string) =>
+    a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+
   const linkCallback = async (event: APIGatewayProxyEventV2, lang: Language): Promise<Result> => {
     const session = await openSession(event);
-    const code = new URLSearchParams(event.rawQueryString ?? '').get('code')?.trim();
+    const query = new URLSearchParams(event.rawQueryString ?? '');
+    const code = query.get('code')?.trim();
+    const state = query.get('state') ?? '';
     if (!code || code.length > 2048) throw new HttpProblem(400, 'bad-request');
+    // The callback must answer the sign-in this browser started (login CSRF), and only once.
+    if (!session.ls || !sameText(state, session.ls)) {
+      logger.warn("Link callback refused: its state is not the session's", { licenseKey: session.lk });
+      throw new HttpProblem(400, 'link-restart');
+    }
+    const ttlSeconds = ttl;
+    if (!(await deps.claims.useOnce('link-state', state, ttlSeconds))) {
+      logger.warn('Link callback refused: state already used', { licenseKey: session.lk });
+      throw new HttpProblem(400, 'link-restart');
+    }
+    if (!(await deps.claims.useOnce('link-code', code, ttlSeconds))) {
+      logger.warn('Link callback refused: temporary code already used', { licenseKey: session.lk });
+      throw new HttpProblem(400, 'link-restart');
+    }
     let user: Awaited<ReturnType<SignUpAppDependencies['exchangeCode']>>;
     try {
       user = await deps.exchangeCode(code);
@@ -251,12 +304,20 @@ export const createSignUpApp = (deps: SignUpAppDependencies) => {
       // The session is left as it was: nothing is offered, nothing changes.
       throw new HttpProblem(403, 'link-admin-required');
     }
+    const license = await store.get(session.lk);
+    if (!license) throw new HttpProblem(400, 'session-expired');
+    const choiceId = randomBytes(24).toString('base64url');
+    await deps.claims.putLinkChoice(
+      choiceId,
+      { licenseKey: session.lk, userId: user.userId, tenantIds: administered.map((tenant) => tenant.id) },
+      ttlSeconds,
+    );
     const sealer = await deps.sessions();
     const { cookieValue, session: linked } = sealer.seal({
       sid: session.sid,
       lk: session.lk,
       uid: user.userId,
-      atids: administered.map((tenant) => tenant.id),
+      lc: choiceId,
     });
     return html(
       200,
@@ -265,6 +326,8 @@ export const createSignUpApp = (deps: SignUpAppDependencies) => {
         basePath: base,
         csrfToken: sealer.csrfToken(linked),
         tenants: administered.map(({ id, name }) => ({ id, name })),
+        signedInAs: user.email,
+        awsAccountId: license.customerAwsAccountId,
       }),
       { cookies: [sessionCookie(cookieValue, ttl)] },
     );
@@ -277,16 +340,20 @@ export const createSignUpApp = (deps: SignUpAppDependencies) => {
     const tenantId = fields.get('tenantId');
     if (!session.uid || !tenantId) throw new HttpProblem(400, 'bad-request');
     // The form is not trusted: the tenant must be one the callback found the user administers.
-    const allowed = session.atids ?? [];
+    const choice = session.lc ? await deps.claims.getLinkChoice(session.lc) : undefined;
+    const allowed =
+      choice && choice.licenseKey === session.lk && choice.userId === session.uid ? choice.tenantIds : [];
     if (!allowed.includes(tenantId)) {
       logger.warn('Link refused: the tenant is not one the signed-in user administers', {
         licenseKey: session.lk,
       });
       throw new HttpProblem(403, 'link-not-allowed');
     }
+    if (fields.get('confirm') !== 'yes') throw new HttpProblem(400, 'link-confirm-required');
     try {
       await deps.provisioning.linkExistingTenant(session.lk, tenantId, allowed);
     } catch (error) {
+      if (error instanceof TenantClaimedError) throw new HttpProblem(409, 'tenant-already-linked');
       if (error instanceof ProvisioningError) {
         logger.warn('Link refused', { licenseKey: session.lk, reason: error.message });
         throw new HttpProblem(403, 'forbidden');
@@ -304,13 +371,7 @@ export const createSignUpApp = (deps: SignUpAppDependencies) => {
   > = {
     '/': { POST: fulfill },
     '/register': { GET: showRegistration, POST: submitRegistration },
-    '/link': {
-      GET: async (event) => {
-        await openSession(event);
-        return redirect(config.saasus.linkSignInUrl ?? config.saasus.signInUrl);
-      },
-      POST: submitLink,
-    },
+    '/link': { GET: startLink, POST: submitLink },
     '/link/callback': { GET: linkCallback },
   };
 

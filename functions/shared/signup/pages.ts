@@ -61,6 +61,11 @@ const text = {
     chooseTenantBody:
       'Pick the account this AWS Marketplace subscription should be attached to. Only the accounts you administer are listed.',
     link: 'Link',
+    awsAccount: 'AWS account of this subscription',
+    awsAccountHint: 'If this is not your AWS account, close this page: someone else started this sign-up.',
+    signedInAs: 'Signed in as',
+    linkConfirm:
+      'I want to attach the AWS Marketplace subscription of AWS account {account} to the account selected above.',
     errors: {
       'bad-request': ['We could not read this request', 'Please start again from AWS Marketplace.'],
       'token-invalid': [
@@ -86,6 +91,18 @@ const text = {
       'link-not-allowed': [
         'This subscription cannot be linked to that account',
         'Only an administrator of an account can link a subscription to it. Nothing was changed.',
+      ],
+      'link-restart': [
+        'This sign-in cannot be used',
+        'It was not started from this page, or it was already used. Nothing was changed. Go back to the registration page and choose "Link this subscription to my existing account" again.',
+      ],
+      'link-confirm-required': [
+        'Please confirm the link',
+        'Tick the confirmation box on the previous page to attach this subscription. Nothing was changed.',
+      ],
+      'tenant-already-linked': [
+        'That account already has a subscription',
+        'The account you chose is already attached to another AWS Marketplace subscription of this product. Nothing was changed. Choose another account or contact us; we have been notified.',
       ],
       internal: ['Something went wrong on our side', 'Please try again later. Nothing was charged twice.'],
       'seller-notified': [
@@ -124,6 +141,12 @@ const text = {
     chooseTenantBody:
       'この AWS Marketplace のサブスクリプションを紐付けるアカウントを選んでください。あなたが管理者であるアカウントのみ表示しています。',
     link: '紐付ける',
+    awsAccount: 'このサブスクリプションの AWS アカウント',
+    awsAccountHint:
+      'ご自身の AWS アカウントでない場合は、このページを閉じてください。他の人が開始した登録です。',
+    signedInAs: 'サインイン中のユーザー',
+    linkConfirm:
+      'AWS アカウント {account} の AWS Marketplace サブスクリプションを、上で選んだアカウントに紐付けます。',
     errors: {
       'bad-request': ['リクエストを読み取れませんでした', 'AWS Marketplace からもう一度お試しください。'],
       'token-invalid': [
@@ -162,6 +185,18 @@ const text = {
       'seller-notified': [
         'アカウントの設定を完了できませんでした',
         '販売者に通知済みで、販売者が設定を完了します。お客様の操作は不要です。二重に請求されることはありません。',
+      ],
+      'link-restart': [
+        'このサインインは使用できません',
+        'このページから開始されたものではないか、すでに使用されています。変更は行われていません。登録ページに戻り、「このサブスクリプションを既存のアカウントに紐付ける」をもう一度選んでください。',
+      ],
+      'link-confirm-required': [
+        '紐付けの確認をしてください',
+        '前のページで確認のチェックボックスを選択してから紐付けてください。変更は行われていません。',
+      ],
+      'tenant-already-linked': [
+        'このアカウントにはすでにサブスクリプションがあります',
+        '選んだアカウントは、この製品の別の AWS Marketplace サブスクリプションに紐付けられています。変更は行われていません。別のアカウントを選ぶか、お問い合わせください(担当者に通知済みです)。',
       ],
       internal: [
         'エラーが発生しました',
@@ -242,6 +277,7 @@ input[type=text],input[type=email]{width:100%;padding:.7rem;border:1px solid #b8
 input[aria-invalid=true]{border-color:#c62828}.error{color:#c62828;font-size:.9rem;margin:.25rem 0 0}
 button,.button{display:inline-block;margin-top:1.25rem;padding:.75rem 1.25rem;border:0;border-radius:8px;background:#0b5cad;color:#fff;font:inherit;font-weight:600;text-decoration:none;cursor:pointer}
 .muted{color:#5a6773;font-size:.95rem}ul.tenants{list-style:none;padding:0}ul.tenants li{margin:.5rem 0}
+.account{background:#eef3f8;border-radius:8px;padding:.75rem}label.choice{display:flex;gap:.5rem;align-items:flex-start;font-weight:400;margin:0}
 </style>
 </head>
 <body><main><div class="card">${body}</div></main></body>
@@ -256,7 +292,16 @@ export interface RegistrationPageInput {
   errors?: RegistrationFieldErrors;
   /** Where "link to my existing account" starts; omitted hides the option. */
   linkUrl?: string;
+  /** The buyer's AWS account, shown so a session someone else started is visible. */
+  awsAccountId?: string | undefined;
 }
+
+/** "AWS account of this subscription: 123456789012", with what to do if it is not yours. */
+const awsAccountNotice = (lang: Language, awsAccountId: string | undefined): string => {
+  if (!awsAccountId) return '';
+  const t = text[lang];
+  return `<p class="account">${escapeHtml(t.awsAccount)}: <strong>${escapeHtml(awsAccountId)}</strong><br><span class="muted">${escapeHtml(t.awsAccountHint)}</span></p>`;
+};
 
 export const registrationPage = ({
   lang,
@@ -265,6 +310,7 @@ export const registrationPage = ({
   values = {},
   errors = {},
   linkUrl,
+  awsAccountId,
 }: RegistrationPageInput) => {
   const t = text[lang];
   const field = (name: keyof RegistrationForm, type: 'text' | 'email', autocomplete: string) => {
@@ -279,6 +325,7 @@ export const registrationPage = ({
     t.title,
     `<h1>${escapeHtml(t.title)}</h1>
 <p class="muted">${escapeHtml(t.intro)}</p>
+${awsAccountNotice(lang, awsAccountId)}
 <form method="post" action="${escapeHtml(`${basePath}/register`)}" novalidate>
 <input type="hidden" name="csrf" value="${escapeHtml(csrfToken)}">
 ${field('tenantName', 'text', 'organization')}
@@ -323,30 +370,43 @@ export const tenantChoicePage = ({
   basePath = '',
   csrfToken,
   tenants,
+  signedInAs,
+  awsAccountId,
 }: {
   lang: Language;
   basePath?: string;
   csrfToken: string;
   tenants: readonly { id: string; name: string }[];
+  /** The SaaSus user who signed in (their email). */
+  signedInAs: string;
+  /** The AWS account whose subscription is being linked. */
+  awsAccountId?: string | undefined;
 }) => {
   const t = text[lang];
   const items = tenants
     .map(
-      (tenant) => `<li><form method="post" action="${escapeHtml(`${basePath}/link`)}">
-<input type="hidden" name="csrf" value="${escapeHtml(csrfToken)}">
-<input type="hidden" name="tenantId" value="${escapeHtml(tenant.id)}">
-<button type="submit">${escapeHtml(t.link)}: ${escapeHtml(tenant.name)}</button>
-</form></li>`,
+      (tenant, index) =>
+        `<li><label class="choice"><input name="tenantId" value="${escapeHtml(tenant.id)}" type="radio" required${
+          index === 0 ? ' checked' : ''
+        }> ${escapeHtml(tenant.name)}</label></li>`,
     )
     .join('\n');
+  const [before, after] = t.linkConfirm.split('{account}');
   return layout(
     lang,
     t.chooseTenantTitle,
     `<h1>${escapeHtml(t.chooseTenantTitle)}</h1>
+<p>${escapeHtml(t.signedInAs)}: <strong>${escapeHtml(signedInAs)}</strong></p>
+${awsAccountNotice(lang, awsAccountId)}
 <p class="muted">${escapeHtml(t.chooseTenantBody)}</p>
+<form method="post" action="${escapeHtml(`${basePath}/link`)}">
+<input type="hidden" name="csrf" value="${escapeHtml(csrfToken)}">
 <ul class="tenants">
 ${items}
-</ul>`,
+</ul>
+<label class="choice"><input type="checkbox" name="confirm" value="yes" required> <span>${escapeHtml(before)}<strong>${escapeHtml(awsAccountId ?? '')}</strong>${escapeHtml(after)}</span></label>
+<button type="submit">${escapeHtml(t.link)}</button>
+</form>`,
   );
 };
 

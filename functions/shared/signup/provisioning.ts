@@ -9,6 +9,7 @@ import { sleep } from '../retry.js';
 import type { SaasusClient } from '../saasus/client.js';
 import { SaasusApiError } from '../saasus/errors.js';
 import { LicenseConflictError, type LicenseItem, type LicenseStore } from '../store/licenses.js';
+import type { SignUpClaims } from '../store/sign-up-claims.js';
 import type { RegistrationForm } from './pages.js';
 
 /**
@@ -48,6 +49,8 @@ export type ProvisioningStep = (typeof provisioningSteps)[number];
 export interface ProvisioningDependencies {
   config: DeploymentConfig;
   store: LicenseStore;
+  /** The tenant claims: one tenant, one license per product. */
+  claims: SignUpClaims;
   saasus: SaasusClient;
   idoperation?: IdoperationClient | undefined;
   publish: (events: DomainEvent[]) => Promise<unknown>;
@@ -110,7 +113,11 @@ export type ProvisioningOutcome = {
 type Provisioned = {
   registration?: RegistrationForm;
   saasUser?: { userId: string };
-  tenant?: { tenantId: string; linked?: boolean };
+  /**
+   * `linked`: the tenant existed before the license (link flow); `previousPlanId` is the plan it had
+   * then (null: none), which revocation gives back. The bridge adds no users to a linked tenant.
+   */
+  tenant?: { tenantId: string; linked?: boolean; previousPlanId?: string | null };
   tenantUser?: { userId: string };
   role?: { envId: number; roleNames: string[] };
   plan?: { planId: string };
@@ -122,6 +129,11 @@ const provisioned = (license: LicenseItem): Provisioned => (license.provisioning
 
 export class ProvisioningError extends Error {
   override readonly name = 'ProvisioningError';
+}
+
+/** The tenant already belongs to another license of the product: nothing was changed. */
+export class TenantClaimedError extends Error {
+  override readonly name = 'TenantClaimedError';
 }
 
 /** Another run is provisioning the license and did not finish in time: try again shortly. */
@@ -262,13 +274,65 @@ export const createProvisioning = (deps: ProvisioningDependencies) => {
       [ACCOUNT_ATTRIBUTE, 'AWS Marketplace buyer account'],
     ] as const) {
       if (!existing.has(name)) {
-        await saasus.createTenantAttribute({
-          attribute_name: name,
-          display_name: display,
-          attribute_type: 'string',
-        });
+        try {
+          await saasus.createTenantAttribute({
+            attribute_name: name,
+            display_name: display,
+            attribute_type: 'string',
+          });
+        } catch (error) {
+          // Two first sign-ups in a fresh SaaSus environment race to create it (SaaSus answers
+          // `attribute_already_exists`): if it is there now, theirs is as good as ours.
+          const refused = error instanceof SaasusApiError && error.status >= 400 && error.status < 500;
+          const created =
+            refused && (await saasus.listTenantAttributes()).some((a) => a.attribute_name === name);
+          if (!created) throw error;
+        }
       }
     }
+  };
+
+  /**
+   * Claims the tenant for the license before anything in SaaSus changes for it. A claim held by a
+   * license that no longer holds the tenant (ended, gone, or attached elsewhere) is taken over; any
+   * other holder means the tenant is taken: the seller hears of it on the domain bus.
+   */
+  const claimTenant = async (license: LicenseItem, tenantId: string): Promise<void> => {
+    const productCode = license.productCode ?? config.marketplace.productCode;
+    const claim = await deps.claims.claimTenant({
+      productCode,
+      tenantId,
+      licenseKey: license.licenseKey,
+      canTakeOver: async (holder) => {
+        const held = await store.get(holder);
+        const heldTenant = held ? provisioned(held).tenant : undefined;
+        return (
+          !held || held.status === 'ended' || (heldTenant !== undefined && heldTenant.tenantId !== tenantId)
+        );
+      },
+    });
+    // Licenses attached before claims existed are only found through the index.
+    const heldBy = claim.claimed
+      ? (await store.findByTenant(tenantId)).find(
+          (other) => other.licenseKey !== license.licenseKey && other.status !== 'ended',
+        )?.licenseKey
+      : claim.heldBy;
+    if (heldBy === undefined) return;
+    if (claim.claimed) await deps.claims.releaseTenant(productCode, tenantId, license.licenseKey);
+    logger.warn('Tenant already attached to another license', { licenseKey: license.licenseKey, tenantId });
+    await deps.publish([
+      {
+        detailType: domainEventTypes.tenantClaimRefused,
+        detail: {
+          licenseKey: license.licenseKey,
+          customerAwsAccountId: license.customerAwsAccountId,
+          tenantId,
+          heldByLicenseKey: heldBy,
+        },
+        resources: license.licenseArn ? [license.licenseArn] : [],
+      },
+    ]);
+    throw new TenantClaimedError(`Tenant ${tenantId} is already attached to another license`);
   };
 
   const tenantAttributes = (license: LicenseItem) => ({
@@ -301,6 +365,8 @@ export const createProvisioning = (deps: ProvisioningDependencies) => {
           back_office_staff_email: config.saasus.backOfficeStaffEmail,
         })
       ).id;
+    // A tenant we just created cannot be someone else's, but the claim makes that a fact others see.
+    await claimTenant(license, tenantId);
     await store.setAttributes(license.licenseKey, { tenantId });
     license.tenantId = tenantId;
     return record(license, 'tenant', { tenantId });
@@ -450,20 +516,29 @@ export const createProvisioning = (deps: ProvisioningDependencies) => {
       throw new ProvisioningError('This license is already attached to another tenant');
     }
     if (!done) {
-      const others = await store.findByTenant(tenantId);
-      if (others.some((other) => other.licenseKey !== licenseKey && other.status !== 'ended')) {
-        throw new ProvisioningError('That tenant is already attached to another active license');
+      // The claim comes first: of two licenses linking one tenant at once, the loser writes nothing.
+      await claimTenant(license, tenantId);
+      try {
+        await ensureTenantAttributes();
+        const tenant = await saasus.getTenant(tenantId);
+        await saasus.updateTenant(tenantId, {
+          name: tenant.name,
+          attributes: { ...tenant.attributes, ...tenantAttributes(license) },
+          back_office_staff_email: tenant.back_office_staff_email,
+        });
+        await store.setAttributes(licenseKey, { tenantId });
+        license.tenantId = tenantId;
+        // What the tenant had before us, so revocation can give it back.
+        await record(license, 'tenant', { tenantId, linked: true, previousPlanId: tenant.plan_id ?? null });
+      } catch (error) {
+        // Not attached: free the tenant (a retry claims it again).
+        if (!provisioned(license).tenant) {
+          await deps.claims
+            .releaseTenant(license.productCode ?? config.marketplace.productCode, tenantId, licenseKey)
+            .catch(() => logger.warn('Tenant claim not released', { licenseKey, tenantId }));
+        }
+        throw error;
       }
-      await ensureTenantAttributes();
-      const tenant = await saasus.getTenant(tenantId);
-      await saasus.updateTenant(tenantId, {
-        name: tenant.name,
-        attributes: { ...tenant.attributes, ...tenantAttributes(license) },
-        back_office_staff_email: tenant.back_office_staff_email,
-      });
-      await store.setAttributes(licenseKey, { tenantId });
-      license.tenantId = tenantId;
-      await record(license, 'tenant', { tenantId, linked: true });
     }
     enter('plan');
     const planApplied = await stepPlan(license, tenantId);

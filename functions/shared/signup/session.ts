@@ -26,12 +26,14 @@ const sessionSchema = z.object({
   exp: z.number().int(),
   /** For the "link an existing account" flow: the SaaSus user id proven through SaaSus sign-in. */
   uid: z.string().optional(),
+  /** The link flow's `state`: set by `GET /link`, required (once) by the callback. */
+  ls: z.string().min(16).max(64).optional(),
   /**
-   * The tenants SaaSus says that user administers (an admin role in `saasus.envId`): the only ones
-   * the license may be linked to. Named apart from the `tids` of earlier releases, which held every
-   * tenant the user belonged to: a session sealed by those cannot link (an unknown field is dropped).
+   * The id of the tenants the callback found that user administers, kept server-side (any number
+   * of them fits; the cookie stays small). Earlier releases sealed the list itself (`tids`, then
+   * `atids`): such a session cannot link (an unknown field is dropped).
    */
-  atids: z.array(z.string()).max(200).optional(),
+  lc: z.string().min(16).max(64).optional(),
 });
 
 export type RegistrationSession = z.output<typeof sessionSchema>;
