@@ -287,6 +287,11 @@ export class Events extends Construct {
       timeout: FUNCTION_TIMEOUT,
       environment: runtimeEnvironment(config, state),
     });
+    this.props.alarms.onFunctionErrors(
+      `${id}HandlerErrors`,
+      handler,
+      `${spec.description}: an invocation failed (it is retried, then kept in its dead-letter queue)`,
+    );
     grantTableReadWrite(handler, state.licenses);
     // The Powertools persistence layer reads, writes and deletes single records by key.
     state.idempotency.grant(

@@ -118,11 +118,7 @@ export class SignUp extends Construct {
       this.api.metricServerError({ period: Duration.minutes(5), statistic: 'Sum' }),
       'Sign-up answered HTTP 5xx: buyers could not complete their registration',
     );
-    props.alarms.onMetric(
-      'FunctionErrors',
-      this.function.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
-      'The sign-up function failed',
-    );
+    props.alarms.onFunctionErrors('FunctionErrors', this.function, 'The sign-up function failed');
 
     this.fulfillmentUrl = stage.url;
     new CfnOutput(this, 'FulfillmentUrl', {
