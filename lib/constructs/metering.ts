@@ -18,9 +18,9 @@ import { Construct } from 'constructs';
 import type { DeploymentConfig } from '#shared/config';
 import { defaultDomainEventSource, domainEventTypes } from '#shared/domain-events';
 import { METERING_SERVICE, meteringMetrics } from '#shared/metering/metrics';
-import { meteringLedgerTable } from '#shared/tables';
 import type { Alarms } from './alarms.js';
 import { BridgeFunction, METRICS_NAMESPACE } from './bridge-function.js';
+import { grantDataAccess } from './data-access.js';
 import { deadLetterQueue, workQueue } from './queues.js';
 import {
   acknowledgeMarketplaceWildcard,
@@ -108,19 +108,7 @@ export class Metering extends Construct {
     );
     // Malformed messages go to the dead-letter queue at once, with the reason.
     sendPermanentFailuresTo(this.worker, this.deadLetters);
-    // Least privilege: the worker reads and updates licenses, reads and writes its ledger items.
-    this.worker.addToRolePolicy(
-      new PolicyStatement({
-        actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
-        resources: [state.licenses.tableArn],
-      }),
-    );
-    this.worker.addToRolePolicy(
-      new PolicyStatement({
-        actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
-        resources: [state.meteringLedger.tableArn],
-      }),
-    );
+    grantDataAccess(this.worker, state);
     grantSecretRead(this, this.worker, 'SaasusSecret', config.saasus.secretName);
     const marketplaceActions = [
       'aws-marketplace:BatchMeterUsage',
@@ -140,21 +128,7 @@ export class Metering extends Construct {
       environment: { ...runtimeEnvironment(config, state), METERING_QUEUE_URL: queue.queueUrl },
     });
     // The fan-out scans licenses, queries the pending index and marks expired items.
-    this.scheduleFunction.addToRolePolicy(
-      new PolicyStatement({ actions: ['dynamodb:Scan'], resources: [state.licenses.tableArn] }),
-    );
-    this.scheduleFunction.addToRolePolicy(
-      new PolicyStatement({
-        actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
-        resources: [state.meteringLedger.tableArn],
-      }),
-    );
-    this.scheduleFunction.addToRolePolicy(
-      new PolicyStatement({
-        actions: ['dynamodb:Query'],
-        resources: [`${state.meteringLedger.tableArn}/index/${meteringLedgerTable.indexes[0].indexName}`],
-      }),
-    );
+    grantDataAccess(this.scheduleFunction, state);
     queue.grantSendMessages(this.scheduleFunction);
 
     const startDeadLetters = deadLetterQueue(this, 'StartDeadLetters');

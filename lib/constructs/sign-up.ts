@@ -8,12 +8,8 @@ import { Construct } from 'constructs';
 import type { DeploymentConfig } from '#shared/config';
 import type { Alarms } from './alarms.js';
 import { BridgeFunction } from './bridge-function.js';
-import {
-  acknowledgeMarketplaceWildcard,
-  grantSecretRead,
-  grantTableReadWrite,
-  runtimeEnvironment,
-} from './runtime.js';
+import { grantDataAccess } from './data-access.js';
+import { acknowledgeMarketplaceWildcard, grantSecretRead, runtimeEnvironment } from './runtime.js';
 import type { State } from './state.js';
 
 export interface SignUpProps {
@@ -75,7 +71,7 @@ export class SignUp extends Construct {
       },
     });
     sessionKey.grantRead(this.function);
-    grantTableReadWrite(this.function, state.licenses);
+    grantDataAccess(this.function, state);
     state.domainEventBus.grantPutEventsTo(this.function);
     grantSecretRead(this, this.function, 'SaasusSecret', config.saasus.secretName);
     if (config.idoperation) {
