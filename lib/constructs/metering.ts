@@ -129,7 +129,8 @@ export class Metering extends Construct {
     });
     // The fan-out scans licenses, queries the pending index and marks expired items.
     grantDataAccess(this.scheduleFunction, state);
-    queue.grantSendMessages(this.scheduleFunction);
+    // SendMessageBatch needs sqs:SendMessage; the fan-out never reads queue attributes.
+    queue.grants.actions(this.scheduleFunction, ['sqs:SendMessage']);
 
     const startDeadLetters = deadLetterQueue(this, 'StartDeadLetters');
     Validations.of(startDeadLetters).acknowledge({
