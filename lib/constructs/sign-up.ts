@@ -110,11 +110,11 @@ export class SignUp extends Construct {
     }
 
     props.alarms.onMetric(
-      'ServerErrors',
+      'SignUpServerErrors',
       this.api.metricServerError({ period: Duration.minutes(5), statistic: 'Sum' }),
       'Sign-up answered HTTP 5xx: buyers could not complete their registration',
     );
-    props.alarms.onFunctionErrors('FunctionErrors', this.function, 'The sign-up function failed');
+    props.alarms.onFunctionErrors('SignUpFunctionErrors', this.function, 'The sign-up function failed');
 
     this.fulfillmentUrl = stage.url;
     new CfnOutput(this, 'FulfillmentUrl', {
