@@ -1,4 +1,5 @@
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, type CfnFunction, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -39,7 +40,13 @@ export class BridgeFunction extends NodejsFunction {
       retention: props.logRetention ?? RetentionDays.ONE_MONTH,
       removalPolicy: RemovalPolicy.DESTROY,
     });
+    // An own role instead of AWSLambdaBasicExecutionRole, whose logs actions cover every log
+    // group in the account: this one may only write to the function's own log group (below).
+    const role = new Role(scope, `${id}ServiceRole`, {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+    });
     super(scope, id, {
+      role,
       entry: props.entry,
       handler: 'handler',
       description: props.description,
@@ -77,12 +84,7 @@ export class BridgeFunction extends NodejsFunction {
     });
     // Lets the local sandbox find the source module behind each function in the synthesized template.
     (this.node.defaultChild as CfnFunction).addMetadata(ENTRY_METADATA_KEY, props.entry);
-    if (this.role) {
-      Validations.of(this.role).acknowledge({
-        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-        reason:
-          "The AWS managed basic execution policy only allows writing the function's own CloudWatch logs.",
-      });
-    }
+    // Lambda writes to the log group it is given; it never creates log groups.
+    logGroup.grantWrite(role);
   }
 }

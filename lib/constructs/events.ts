@@ -16,11 +16,11 @@ import { saasusSourcePrefix } from '#shared/events/saasus';
 import { saasusEventMetrics } from '#shared/events/saasus-processor';
 import type { Alarms } from './alarms.js';
 import { BridgeFunction, METRICS_NAMESPACE } from './bridge-function.js';
+import { grantDataAccess } from './data-access.js';
 import { deadLetterQueue, workQueue } from './queues.js';
 import {
   acknowledgeMarketplaceWildcard,
   grantSecretRead,
-  grantTableReadWrite,
   runtimeEnvironment,
   sendPermanentFailuresTo,
 } from './runtime.js';
@@ -287,15 +287,12 @@ export class Events extends Construct {
       timeout: FUNCTION_TIMEOUT,
       environment: runtimeEnvironment(config, state),
     });
-    grantTableReadWrite(handler, state.licenses);
-    // The Powertools persistence layer reads, writes and deletes single records by key.
-    state.idempotency.grant(
+    this.props.alarms.onFunctionErrors(
+      `${id}HandlerErrors`,
       handler,
-      'dynamodb:GetItem',
-      'dynamodb:PutItem',
-      'dynamodb:UpdateItem',
-      'dynamodb:DeleteItem',
+      `${spec.description}: an invocation failed (it is retried, then kept in its dead-letter queue)`,
     );
+    grantDataAccess(handler, state);
     state.domainEventBus.grantPutEventsTo(handler);
     grantSecretRead(this, handler, `${id}SaasusSecret`, config.saasus.secretName);
     if (config.idoperation) {

@@ -1,8 +1,9 @@
 import { type CfnElement, Duration, Stack, Validations } from 'aws-cdk-lib';
-import { Metric } from 'aws-cdk-lib/aws-cloudwatch';
+import { ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { EventField, Rule, RuleTargetInput } from 'aws-cdk-lib/aws-events';
 import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import {
   ContextAttribute,
@@ -17,9 +18,9 @@ import { Construct } from 'constructs';
 import type { DeploymentConfig } from '#shared/config';
 import { defaultDomainEventSource, domainEventTypes } from '#shared/domain-events';
 import { METERING_SERVICE, meteringMetrics } from '#shared/metering/metrics';
-import { meteringLedgerTable } from '#shared/tables';
 import type { Alarms } from './alarms.js';
 import { BridgeFunction, METRICS_NAMESPACE } from './bridge-function.js';
+import { grantDataAccess } from './data-access.js';
 import { deadLetterQueue, workQueue } from './queues.js';
 import {
   acknowledgeMarketplaceWildcard,
@@ -49,6 +50,12 @@ const WORKER_TIMEOUT = Duration.minutes(2);
 
 /** Alarm when the oldest unreported hour started more than this long ago. */
 export const METERING_LAG_ALARM_SECONDS = 2 * 3600;
+
+/** Alarm when no fan-out completed in this many consecutive clock hours. */
+export const METERING_HEARTBEAT_HOURS = 2;
+
+/** A failed fan-out is retried by Lambda for at most this long, then kept in its dead-letter queue. */
+const FANOUT_MAX_EVENT_AGE = Duration.minutes(50);
 
 /**
  * The hourly SaaSus usage → BatchMeterUsage pipeline: an EventBridge Scheduler schedule a few
@@ -101,19 +108,7 @@ export class Metering extends Construct {
     );
     // Malformed messages go to the dead-letter queue at once, with the reason.
     sendPermanentFailuresTo(this.worker, this.deadLetters);
-    // Least privilege: the worker reads and updates licenses, reads and writes its ledger items.
-    this.worker.addToRolePolicy(
-      new PolicyStatement({
-        actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
-        resources: [state.licenses.tableArn],
-      }),
-    );
-    this.worker.addToRolePolicy(
-      new PolicyStatement({
-        actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
-        resources: [state.meteringLedger.tableArn],
-      }),
-    );
+    grantDataAccess(this.worker, state);
     grantSecretRead(this, this.worker, 'SaasusSecret', config.saasus.secretName);
     const marketplaceActions = [
       'aws-marketplace:BatchMeterUsage',
@@ -133,22 +128,9 @@ export class Metering extends Construct {
       environment: { ...runtimeEnvironment(config, state), METERING_QUEUE_URL: queue.queueUrl },
     });
     // The fan-out scans licenses, queries the pending index and marks expired items.
-    this.scheduleFunction.addToRolePolicy(
-      new PolicyStatement({ actions: ['dynamodb:Scan'], resources: [state.licenses.tableArn] }),
-    );
-    this.scheduleFunction.addToRolePolicy(
-      new PolicyStatement({
-        actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
-        resources: [state.meteringLedger.tableArn],
-      }),
-    );
-    this.scheduleFunction.addToRolePolicy(
-      new PolicyStatement({
-        actions: ['dynamodb:Query'],
-        resources: [`${state.meteringLedger.tableArn}/index/${meteringLedgerTable.indexes[0].indexName}`],
-      }),
-    );
-    queue.grantSendMessages(this.scheduleFunction);
+    grantDataAccess(this.scheduleFunction, state);
+    // SendMessageBatch needs sqs:SendMessage; the fan-out never reads queue attributes.
+    queue.grants.actions(this.scheduleFunction, ['sqs:SendMessage']);
 
     const startDeadLetters = deadLetterQueue(this, 'StartDeadLetters');
     Validations.of(startDeadLetters).acknowledge({
@@ -183,7 +165,16 @@ export class Metering extends Construct {
     const scheduleDeadLetters = deadLetterQueue(this, 'ScheduleDeadLetters');
     Validations.of(scheduleDeadLetters).acknowledge({
       id: 'AwsSolutions-SQS3',
-      reason: 'This queue is itself the dead-letter queue of the hourly schedule target.',
+      reason:
+        'This queue is itself a dead-letter queue: of the hourly schedule target and the fan-out on-failure destination.',
+    });
+    // Scheduler invokes the fan-out asynchronously: Lambda retries a failed run, then keeps it
+    // here with the error (a Lambda failure record) instead of dropping it.
+    this.scheduleFunction.configureAsyncInvoke({
+      retryAttempts: 2,
+      // Retries after a 10-minute timeout still end before the next hourly run.
+      maxEventAge: FANOUT_MAX_EVENT_AGE,
+      onFailure: new SqsDestination(scheduleDeadLetters),
     });
     // An own role (the target would share one stack-wide): invoke this function only.
     const scheduleRole = new Role(this, 'ScheduleRole', {
@@ -241,20 +232,30 @@ export class Metering extends Construct {
       metric(meteringMetrics.duplicate),
       'AWS already held a different quantity for a license, dimension and hour: something else meters this product, or the ledger was changed',
     );
+    // The heartbeat: every completed fan-out counts 1, so a schedule that is disabled, deleted,
+    // cannot invoke, or a fan-out that keeps failing leaves the hour empty, and an empty hour
+    // counts as breaching (only a completed run proves metering is alive).
+    alarms.onMetric(
+      'MeteringHeartbeat',
+      metric(meteringMetrics.fanOutCompleted, 'Sum', Duration.hours(1)),
+      `No hourly metering fan-out completed for ${METERING_HEARTBEAT_HOURS} hours: usage is not being reported to AWS Marketplace (check the schedule ${this.schedule.node.path}, the fan-out's errors and its dead-letter queue)`,
+      {
+        threshold: 1,
+        comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
+        evaluationPeriods: METERING_HEARTBEAT_HOURS,
+        treatMissingData: TreatMissingData.BREACHING,
+      },
+    );
     alarms.onMetric(
       'MeteringLag',
       metric(meteringMetrics.oldestUnreportedHourLag, 'Maximum', Duration.hours(1)),
       'The oldest unreported usage hour started more than two hours ago: hourly metering is falling behind',
-      METERING_LAG_ALARM_SECONDS,
+      { threshold: METERING_LAG_ALARM_SECONDS },
     );
-    alarms.onMetric(
-      'MeteringWorkerErrors',
-      this.worker.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
-      'The metering worker failed',
-    );
-    alarms.onMetric(
+    alarms.onFunctionErrors('MeteringWorkerErrors', this.worker, 'The metering worker failed');
+    alarms.onFunctionErrors(
       'MeteringScheduleErrors',
-      this.scheduleFunction.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
+      this.scheduleFunction,
       'The hourly metering fan-out failed',
     );
   }

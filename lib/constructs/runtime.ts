@@ -1,5 +1,4 @@
-import { type CfnElement, Stack, Validations } from 'aws-cdk-lib';
-import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { Validations } from 'aws-cdk-lib';
 import type { IGrantable } from 'aws-cdk-lib/aws-iam';
 import type { IFunction, Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
@@ -41,28 +40,10 @@ export const grantSecretRead = (
   Secret.fromSecretNameV2(scope, id, secretName).grantRead(grantee);
 };
 
-/** Read/write on a table and its indexes; the `index/*` wildcard is what "all indexes" means. */
-export const grantTableReadWrite = (fn: IFunction, table: ITableV2): void => {
-  table.grantReadWriteData(fn);
-  acknowledgeIndexWildcard(fn, table);
-};
-
-export const grantTableRead = (fn: IFunction, table: ITableV2): void => {
-  table.grantReadData(fn);
-  acknowledgeIndexWildcard(fn, table);
-};
-
-const acknowledgeIndexWildcard = (fn: IFunction, table: ITableV2): void => {
-  const logicalId = Stack.of(table).getLogicalId(table.node.defaultChild as CfnElement);
-  Validations.of(fn).acknowledge({
-    id: `AwsSolutions-IAM5[Resource::<${logicalId}.Arn>/index/*]`,
-    reason: `Queries the indexes of the ${table.node.id} table; "index/*" covers exactly the table's own indexes.`,
-  });
-};
-
 /** AWS Marketplace metering/entitlement actions have no resource-level permissions. */
 export const acknowledgeMarketplaceWildcard = (fn: IFunction, actions: readonly string[]): void => {
-  Validations.of(fn).acknowledge({
+  // On the role: a BridgeFunction's role is its sibling, not its child.
+  Validations.of(fn.role ?? fn).acknowledge({
     id: 'AwsSolutions-IAM5[Resource::*]',
     reason: `${actions.join(' and ')} support no resource-level permissions, so the statement must use "*".`,
   });

@@ -10,12 +10,8 @@ import type { DeploymentConfig } from '#shared/config';
 import { provisioningMetrics } from '#shared/signup/provisioning';
 import type { Alarms } from './alarms.js';
 import { BridgeFunction, METRICS_NAMESPACE } from './bridge-function.js';
-import {
-  acknowledgeMarketplaceWildcard,
-  grantSecretRead,
-  grantTableReadWrite,
-  runtimeEnvironment,
-} from './runtime.js';
+import { grantDataAccess } from './data-access.js';
+import { acknowledgeMarketplaceWildcard, grantSecretRead, runtimeEnvironment } from './runtime.js';
 import type { State } from './state.js';
 
 export interface SignUpProps {
@@ -78,8 +74,7 @@ export class SignUp extends Construct {
       },
     });
     sessionKey.grantRead(this.function);
-    grantTableReadWrite(this.function, state.licenses);
-    state.signUpClaims.grant(this.function, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem');
+    grantDataAccess(this.function, state);
     state.domainEventBus.grantPutEventsTo(this.function);
     grantSecretRead(this, this.function, 'SaasusSecret', config.saasus.secretName);
     if (config.idoperation) {
@@ -118,14 +113,9 @@ export class SignUp extends Construct {
     }
 
     props.alarms.onMetric(
-      'ServerErrors',
+      'SignUpServerErrors',
       this.api.metricServerError({ period: Duration.minutes(5), statistic: 'Sum' }),
       'Sign-up answered HTTP 5xx: buyers could not complete their registration',
-    );
-    props.alarms.onMetric(
-      'FunctionErrors',
-      this.function.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
-      'The sign-up function failed',
     );
     props.alarms.onMetric(
       'ProvisioningNeedsAttention',
@@ -138,6 +128,7 @@ export class SignUp extends Construct {
       }),
       "A buyer's account set-up kept failing at one step: the license is marked needsAttention with the reason",
     );
+    props.alarms.onFunctionErrors('SignUpFunctionErrors', this.function, 'The sign-up function failed');
 
     this.fulfillmentUrl = stage.url;
     new CfnOutput(this, 'FulfillmentUrl', {

@@ -44,6 +44,24 @@ describe('BridgeFunction', () => {
     expect(fn?.Metadata?.['MarketplaceBridge:Entry']).toBe('test/fixtures/noop-handler.ts');
   });
 
+  it('may write its own log group and nothing else: no AWSLambdaBasicExecutionRole (logs on every log group)', () => {
+    const fn = Object.values(template.findResources('AWS::Lambda::Function'))[0];
+    const roleId = fn?.Properties.Role['Fn::GetAtt'][0];
+    const role = template.findResources('AWS::IAM::Role')[roleId];
+    expect(role?.Properties.ManagedPolicyArns).toBeUndefined();
+    expect(role?.Properties.Policies).toBeUndefined();
+    const statements = Object.values(template.findResources('AWS::IAM::Policy'))
+      .filter((policy) => JSON.stringify(policy.Properties.Roles) === JSON.stringify([{ Ref: roleId }]))
+      .flatMap((policy) => policy.Properties.PolicyDocument.Statement);
+    expect(statements).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        Resource: { 'Fn::GetAtt': [fn?.Properties.LoggingConfig.LogGroup.Ref, 'Arn'] },
+      },
+    ]);
+  });
+
   it('owns a log group with a retention period', () => {
     template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
     const fn = Object.values(template.findResources('AWS::Lambda::Function'))[0];

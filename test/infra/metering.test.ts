@@ -230,6 +230,50 @@ describe('metering infrastructure', () => {
     }
   });
 
+  it('alarms when no fan-out completed for two clock hours, counting an hour without data as a failure', () => {
+    const heartbeats = Object.values(
+      template.findResources('AWS::CloudWatch::Alarm') as Record<string, Resource>,
+    ).filter((alarm) => alarm.Properties.MetricName === 'FanOutCompleted');
+    expect(heartbeats).toHaveLength(1);
+    const [heartbeat] = heartbeats as [Resource];
+    expect(heartbeat.Properties).toMatchObject({
+      Namespace: 'MarketplaceBridge',
+      Dimensions: [{ Name: 'service', Value: 'metering' }],
+      Statistic: 'Sum',
+      Period: 3600,
+      EvaluationPeriods: 2,
+      DatapointsToAlarm: 2,
+      Threshold: 1,
+      ComparisonOperator: 'LessThanThreshold',
+      // A disabled or failing schedule emits nothing: missing data must alarm.
+      TreatMissingData: 'breaching',
+      AlarmActions: [{ Ref: logicalIdOf(template, 'AWS::SNS::Topic', () => true) }],
+    });
+  });
+
+  it('keeps a failed asynchronous fan-out run in the schedule dead-letter queue instead of dropping it', () => {
+    const configs = Object.values(
+      template.findResources('AWS::Lambda::EventInvokeConfig') as Record<string, Resource>,
+    ).filter(
+      (config) =>
+        JSON.stringify(config.Properties.FunctionName) ===
+        JSON.stringify({ Ref: scheduleFunctionId(template) }),
+    );
+    expect(configs).toHaveLength(1);
+    const [config] = configs as [Resource];
+    expect(config.Properties).toMatchObject({
+      MaximumRetryAttempts: 2,
+      DestinationConfig: {
+        OnFailure: {
+          Destination: { 'Fn::GetAtt': [expect.stringMatching(/^MeteringScheduleDeadLetters/), 'Arn'] },
+        },
+      },
+    });
+    // Retries of a run that timed out after 10 minutes end before the next hourly run.
+    expect(config.Properties.MaximumEventAgeInSeconds).toBeGreaterThanOrEqual(35 * 60);
+    expect(config.Properties.MaximumEventAgeInSeconds).toBeLessThan(60 * 60);
+  });
+
   it('grants BatchMeterUsage to the worker role only', () => {
     const policies = template.findResources('AWS::IAM::Policy') as Record<string, Resource>;
     const granting = Object.values(policies).filter((policy) =>

@@ -94,6 +94,24 @@ describe('metering metrics (EMF)', () => {
     expect(document.value(meteringMetrics.messages)).toBe(13);
     expect(document.value(meteringMetrics.expired)).toBe(4);
   });
+
+  it('beats the heartbeat once per completed fan-out, also when no license is due', () => {
+    const metrics = metricsFor();
+    publishFanoutMetrics(metrics, {
+      runHour: '2026-11-22T13:00:00.000Z',
+      dueLicenses: 0,
+      pendingOnlyLicenses: 0,
+      stoppedLicenses: 0,
+      messages: 0,
+      expired: 0,
+      oldestUnreportedHourLagSeconds: 0,
+    });
+    const document = emf(metrics);
+    // The name the heartbeat alarm (lib/constructs/metering.ts) watches.
+    expect(document.value('FanOutCompleted')).toBe(1);
+    expect(document.units.FanOutCompleted).toBe('Count');
+    expect(document.dimensions).toEqual([['service']]);
+  });
 });
 
 describe('dry-run command line', () => {

@@ -27,6 +27,8 @@ export const meteringMetrics = {
   /** Records still pending after a run (sent again next run). */
   stillPending: 'UsageRecordsStillPending',
   /** Hourly fan-out. */
+  /** 1 per fan-out run that completed: the heartbeat whose absence alarms. */
+  fanOutCompleted: 'FanOutCompleted',
   dueLicenses: 'LicensesDue',
   messages: 'MeteringMessagesQueued',
   /** Seconds since the start of the oldest completed hour not yet reported. */
@@ -64,8 +66,9 @@ export const publishRunMetrics = (sink: MetricsSink, report: RunReport): void =>
   for (const metric of outcomeMetrics) sink.addMetric(metric, MetricUnit.Count, report.outcomes[metric]);
 };
 
-/** Adds the hourly fan-out's metrics, the oldest-unreported-hour lag among them. */
+/** Adds a completed fan-out's metrics: the heartbeat and the oldest-unreported-hour lag among them. */
 export const publishFanoutMetrics = (sink: MetricsSink, report: FanoutReport): void => {
+  sink.addMetric(meteringMetrics.fanOutCompleted, MetricUnit.Count, 1);
   sink.addMetric(meteringMetrics.dueLicenses, MetricUnit.Count, report.dueLicenses);
   sink.addMetric(meteringMetrics.messages, MetricUnit.Count, report.messages);
   sink.addMetric(meteringMetrics.expired, MetricUnit.Count, report.expired);
