@@ -184,18 +184,21 @@ export const createProvisioning = (deps: ProvisioningDependencies) => {
     const existing = new Set(
       (await saasus.listTenantAttributes()).map((attribute) => attribute.attribute_name),
     );
-    for (const [name, display] of [
-      [LICENSE_ATTRIBUTE, 'AWS Marketplace license'],
-      [ACCOUNT_ATTRIBUTE, 'AWS Marketplace buyer account'],
-    ] as const) {
-      if (!existing.has(name)) {
-        await saasus.createTenantAttribute({
+    const missing = (
+      [
+        [LICENSE_ATTRIBUTE, 'AWS Marketplace license'],
+        [ACCOUNT_ATTRIBUTE, 'AWS Marketplace buyer account'],
+      ] as const
+    ).filter(([name]) => !existing.has(name));
+    await allSteps(
+      missing.map(([name, display]) =>
+        saasus.createTenantAttribute({
           attribute_name: name,
           display_name: display,
           attribute_type: 'string',
-        });
-      }
-    }
+        }),
+      ),
+    );
   };
 
   const tenantAttributes = (license: LicenseItem) => ({
