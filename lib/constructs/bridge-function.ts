@@ -68,8 +68,9 @@ export class BridgeFunction extends NodejsFunction {
         minify: true,
         sourceMap: true,
         metafile: true,
-        // The AWS SDK v3 comes from the runtime; everything else is bundled and tree-shaken.
-        externalModules: ['@aws-sdk/*'],
+        // The AWS SDK v3 clients are bundled and tree-shaken too: loading the runtime's copy (hundreds
+        // of CommonJS files) cost more cold start than everything else together (BENCHMARKS.md §2).
+        externalModules: [],
         // Some bundled CommonJS dependencies call require(); ESM output needs one defined.
         banner:
           "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
