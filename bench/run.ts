@@ -3,12 +3,13 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { describeMachine } from './lib/machine.js';
 import { PROJECT_ROOT, readSynthesis, stageSynthesis, synthesize } from './lib/synth.js';
 import { renderMarkdown } from './report.js';
 import { type BundleResult, runBundleSizes } from './scenarios/bundle.js';
-import { type ColdInitResult, runColdInit } from './scenarios/cold-init.js';
+import { type ColdInitResult, type CompareSubjects, runColdInit } from './scenarios/cold-init.js';
 import { runEvents } from './scenarios/events.js';
 import { type MeteringFigure, type MeteringHistory, runMeteringCase } from './scenarios/metering.js';
 import { runSignUp } from './scenarios/signup.js';
@@ -29,6 +30,8 @@ import { runSignUp } from './scenarios/signup.js';
  *   --saasus-latency-ms added to every SaaSus call in the metering cases (default 150)
  *   --compression N     quota compression of the largest metering case (must divide the worker count)
  *   --synth-dir DIR     reuse a `cdk synth -o DIR` output instead of synthesizing
+ *   --cold-compare M    a module whose default export adds another project's handlers to the cold
+ *                       init rounds (see CompareSubjects in scenarios/cold-init.ts)
  *   --no-markdown       do not rewrite BENCHMARKS.md
  */
 
@@ -45,6 +48,7 @@ const { values } = parseArgs({
     'dynamo-latency-ms': { type: 'string', default: '10' },
     'saasus-latency-ms': { type: 'string', default: '150' },
     'synth-dir': { type: 'string' },
+    'cold-compare': { type: 'string' },
     'no-markdown': { type: 'boolean', default: false },
   },
 });
@@ -147,6 +151,13 @@ const main = async (): Promise<number> => {
           workDir,
           quick ? 3 : 20,
           log,
+          values['cold-compare']
+            ? (
+                (await import(pathToFileURL(path.resolve(values['cold-compare'])).href)) as {
+                  default: CompareSubjects;
+                }
+              ).default
+            : undefined,
         )),
       };
     }

@@ -6,7 +6,7 @@ import { PROJECT_ROOT } from './synth.js';
 /**
  * Bundles a module with the esbuild options BridgeFunction gives NodejsFunction
  * (lib/constructs/bridge-function.ts): ESM for Node 24, minified, source map, metafile, the AWS SDK
- * external, the createRequire banner. Used for the baseline handler of the cold-init ratio and for
+ * bundled, the createRequire banner. Used for the baseline handler of the cold-init ratio and for
  * probes (Tracer, a zod import style) whose cost the summary explains.
  */
 
@@ -41,7 +41,6 @@ export const bundleLikeBridgeFunction = async (
     minify: true,
     sourcemap: true,
     metafile: true,
-    external: ['@aws-sdk/*'],
     banner: { js: BRIDGE_BANNER },
     logLevel: 'silent',
     plugins,

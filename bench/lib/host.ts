@@ -18,6 +18,11 @@ export interface Invocation<T = unknown> {
   readonly ms: number;
   /** Process-relative time (ms since the process started) when the invocation ended. */
   readonly at: number;
+  /**
+   * CPU time (user + system, all threads) the process had used when the invocation ended, ms:
+   * unlike `at`, it hardly grows when other processes compete for the cores.
+   */
+  readonly cpuMs?: number;
 }
 
 export interface HostMemory {

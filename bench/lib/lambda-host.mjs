@@ -45,6 +45,11 @@ const memory = () => ({
   maxRssOs: process.resourceUsage().maxRSS * 1024,
 });
 
+const cpuMs = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+};
+
 const send = (message) => new Promise((resolve) => process.send(message, resolve));
 
 const importStarted = performance.now();
@@ -71,6 +76,7 @@ process.on('message', async (message) => {
         value,
         ms: performance.now() - started,
         at: performance.now(),
+        cpuMs: cpuMs(),
       });
     } catch (error) {
       await send({
@@ -80,6 +86,7 @@ process.on('message', async (message) => {
         error: `${error?.name ?? 'Error'}: ${error?.message ?? String(error)}`,
         ms: performance.now() - started,
         at: performance.now(),
+        cpuMs: cpuMs(),
       });
     }
   } else if (message.type === 'memory') {

@@ -26,6 +26,8 @@ export interface ColdInitFigure {
   readonly runs: number;
   /** Process start → first invocation done, measured inside the process (performance.now()). */
   readonly coldMs: Summary;
+  /** CPU time of the process (all threads) from its start to the first invocation done. */
+  readonly coldCpuMs: Summary;
   /** The handler module's import (evaluation of the bundle and its SDK imports). */
   readonly importMs: Summary;
   /** The first invocation alone. */
@@ -33,6 +35,8 @@ export interface ColdInitFigure {
   /** The parent's wall clock from fork to the first invocation's result. */
   readonly wallMs: Summary;
   readonly ratioToBaseline: number;
+  /** median(coldCpuMs) / median(baseline coldCpuMs): the ratio that survives a loaded machine. */
+  readonly cpuRatioToBaseline: number;
   readonly failures: string[];
 }
 
@@ -43,6 +47,21 @@ export interface ColdInitResult {
   readonly nodeOptions: string;
   readonly functions: ColdInitFigure[];
 }
+
+/**
+ * Handlers of another project measured beside ours in the same rounds (`--cold-compare <module>`):
+ * the module's default export returns them for the running world. Its code stays out of this
+ * repository; each subject names a module whose `handler` the host imports.
+ */
+export interface ComparedSubject {
+  readonly name: string;
+  readonly entry: string;
+  readonly firstEvent: string;
+  readonly bundlePath: string;
+  readonly env: Record<string, string>;
+  event(run: number): Promise<unknown>;
+}
+export type CompareSubjects = (world: World) => Promise<ComparedSubject[]>;
 
 interface Subject {
   readonly name: string;
@@ -142,6 +161,7 @@ export const runColdInit = async (
   workDir: string,
   runs: number,
   log: (line: string) => void,
+  compare?: CompareSubjects,
 ): Promise<ColdInitResult> => {
   const world = await startWorld({ clockOffsetMs: CLOCK_START - Date.now() });
   try {
@@ -189,16 +209,16 @@ export const runColdInit = async (
         env: probeEnv,
         event: async () => ({}),
       },
-      // What moves the sign-up function's cold init: the same bundle without source maps enabled,
+      // What moves the sign-up function's cold init: the same bundle with source maps enabled,
       // and the bundle compiled with namespace zod imports (see bundle.ts).
       ...(signUp.entry === 'functions/sign-up/handler.ts'
         ? [
             {
-              name: 'sign-up-without-source-maps',
-              entry: '(sign-up bundle, NODE_OPTIONS without --enable-source-maps)',
+              name: 'sign-up-with-source-maps',
+              entry: '(sign-up bundle, NODE_OPTIONS=--enable-source-maps as before)',
               firstEvent: eventFor(signUp.entry)[0],
-              bundlePath: stageBundle(signUp.assetDir, path.join(workDir, 'cold', 'sign-up-no-maps')),
-              env: { ...world.environmentFor(synthesis, signUp), NODE_OPTIONS: '' },
+              bundlePath: stageBundle(signUp.assetDir, path.join(workDir, 'cold', 'sign-up-maps')),
+              env: { ...world.environmentFor(synthesis, signUp), NODE_OPTIONS: '--enable-source-maps' },
               event: eventFor(signUp.entry)[1],
             },
             {
@@ -214,6 +234,7 @@ export const runColdInit = async (
             },
           ]
         : []),
+      ...(compare ? await compare(world) : []),
       ...synthesis.functions.map((fn) => {
         const [firstEvent, event] = eventFor(fn.entry);
         return {
@@ -231,6 +252,7 @@ export const runColdInit = async (
         subject.name,
         {
           cold: [] as number[],
+          cpu: [] as number[],
           imp: [] as number[],
           first: [] as number[],
           wall: [] as number[],
@@ -252,6 +274,7 @@ export const runColdInit = async (
           const problem = result.ok ? succeeded(subject.entry, result.value) : result.error;
           if (problem) sample.failures.push(problem);
           sample.cold.push(result.at);
+          if (result.cpuMs !== undefined) sample.cpu.push(result.cpuMs);
           sample.imp.push(host.importedMs - host.importStartedMs);
           sample.first.push(result.ms);
           sample.wall.push(wall);
@@ -264,22 +287,26 @@ export const runColdInit = async (
       if ((run + 1) % 5 === 0) log(`cold init: ${run + 1}/${runs} rounds`);
     }
     const baseline = summarize(samples.get('baseline')?.cold ?? []);
+    const baselineCpu = summarize(samples.get('baseline')?.cpu ?? []);
     return {
       runs,
       nodeOptions: probeEnv.NODE_OPTIONS ?? '',
       functions: subjects.map((subject) => {
         const sample = samples.get(subject.name);
         const cold = summarize(sample?.cold ?? []);
+        const cpu = summarize(sample?.cpu ?? []);
         return {
           name: subject.name,
           entry: subject.entry,
           firstEvent: subject.firstEvent,
           runs: cold.n,
           coldMs: cold,
+          coldCpuMs: cpu,
           importMs: summarize(sample?.imp ?? []),
           firstInvokeMs: summarize(sample?.first ?? []),
           wallMs: summarize(sample?.wall ?? []),
           ratioToBaseline: round(cold.median / baseline.median, 2),
+          cpuRatioToBaseline: round(cpu.median / baselineCpu.median, 2),
           failures: [...new Set(sample?.failures ?? [])].slice(0, 5),
         };
       }),

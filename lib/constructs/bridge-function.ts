@@ -61,8 +61,10 @@ export class BridgeFunction extends NodejsFunction {
       ...(props.reservedConcurrentExecutions === undefined
         ? {}
         : { reservedConcurrentExecutions: props.reservedConcurrentExecutions }),
+      // No NODE_OPTIONS=--enable-source-maps: Node would parse the bundle's source map (megabytes,
+      // with the SDK bundled) at every cold start. The map ships next to the bundle for reading
+      // stack traces offline.
       environment: {
-        NODE_OPTIONS: '--enable-source-maps',
         POWERTOOLS_SERVICE_NAME: props.serviceName,
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         POWERTOOLS_LOG_LEVEL: 'INFO',
@@ -75,8 +77,9 @@ export class BridgeFunction extends NodejsFunction {
         minify: true,
         sourceMap: true,
         metafile: true,
-        // The AWS SDK v3 comes from the runtime; everything else is bundled and tree-shaken.
-        externalModules: ['@aws-sdk/*'],
+        // The AWS SDK v3 clients are bundled and tree-shaken too: loading the runtime's copy (hundreds
+        // of CommonJS files) cost more cold start than everything else together (BENCHMARKS.md §2).
+        externalModules: [],
         // Some bundled CommonJS dependencies call require(); ESM output needs one defined.
         banner:
           "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",

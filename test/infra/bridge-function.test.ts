@@ -25,11 +25,10 @@ describe('BridgeFunction', () => {
     });
   });
 
-  it('sets source maps and the Powertools environment, keeping extra variables', () => {
+  it('sets the Powertools environment, keeping extra variables, and no source-map loading at cold start', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: {
         Variables: {
-          NODE_OPTIONS: '--enable-source-maps',
           POWERTOOLS_SERVICE_NAME: 'test-service',
           POWERTOOLS_METRICS_NAMESPACE: 'MarketplaceBridge',
           POWERTOOLS_LOG_LEVEL: 'INFO',
@@ -37,6 +36,8 @@ describe('BridgeFunction', () => {
         },
       },
     });
+    const fn = Object.values(template.findResources('AWS::Lambda::Function'))[0];
+    expect(fn?.Properties.Environment.Variables.NODE_OPTIONS).toBeUndefined();
   });
 
   it('records its source entry in the template metadata for the sandbox', () => {

@@ -8,6 +8,7 @@ import { directoryServicesFor } from '../license/effects.js';
 import { sleep } from '../retry.js';
 import type { SaasusClient } from '../saasus/client.js';
 import { SaasusApiError } from '../saasus/errors.js';
+import type { Tenant, TenantUser } from '../saasus/schemas.js';
 import { LicenseConflictError, type LicenseItem, type LicenseStore } from '../store/licenses.js';
 import type { SignUpClaims } from '../store/sign-up-claims.js';
 import type { RegistrationForm } from './pages.js';
@@ -153,6 +154,32 @@ const leaseOf = (license: LicenseItem): { owner: string; until: number } | undef
     : undefined;
 };
 
+/**
+ * Promise.all for steps that run side by side, except that it waits for every branch before
+ * failing: no step is left running (and writing) after the submit has answered.
+ */
+const allSteps = async <T extends readonly unknown[] | []>(
+  steps: T,
+): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> => {
+  const results = await Promise.allSettled(steps);
+  for (const result of results) if (result.status === 'rejected') throw result.reason;
+  return results.map((result) => (result as PromiseFulfilledResult<unknown>).value) as {
+    -readonly [K in keyof T]: Awaited<T[K]>;
+  };
+};
+
+/** Which step an error came from, for steps that run side by side (the first to see it wins). */
+const failedSteps = new WeakMap<object, ProvisioningStep>();
+
+const inStep = async <T>(step: ProvisioningStep, work: () => Promise<T>): Promise<T> => {
+  try {
+    return await work();
+  } catch (error) {
+    if (typeof error === 'object' && error !== null && !failedSteps.has(error)) failedSteps.set(error, step);
+    throw error;
+  }
+};
+
 export const createProvisioning = (deps: ProvisioningDependencies) => {
   const { config, store, saasus, logger } = deps;
   const now = deps.now ?? (() => new Date());
@@ -186,6 +213,7 @@ export const createProvisioning = (deps: ProvisioningDependencies) => {
       return outcome;
     } catch (error) {
       if (!(error instanceof SaasusApiError || error instanceof IdoperationError)) throw error;
+      step = failedSteps.get(error) ?? step;
       const previous = license[FAILURES_ATTRIBUTE] as
         | { step?: unknown; attempts?: unknown }
         | null
@@ -269,27 +297,33 @@ export const createProvisioning = (deps: ProvisioningDependencies) => {
     const existing = new Set(
       (await saasus.listTenantAttributes()).map((attribute) => attribute.attribute_name),
     );
-    for (const [name, display] of [
-      [LICENSE_ATTRIBUTE, 'AWS Marketplace license'],
-      [ACCOUNT_ATTRIBUTE, 'AWS Marketplace buyer account'],
-    ] as const) {
-      if (!existing.has(name)) {
-        try {
-          await saasus.createTenantAttribute({
-            attribute_name: name,
-            display_name: display,
-            attribute_type: 'string',
-          });
-        } catch (error) {
-          // Two first sign-ups in a fresh SaaSus environment race to create it (SaaSus answers
-          // `attribute_already_exists`): if it is there now, theirs is as good as ours.
-          const refused = error instanceof SaasusApiError && error.status >= 400 && error.status < 500;
-          const created =
-            refused && (await saasus.listTenantAttributes()).some((a) => a.attribute_name === name);
-          if (!created) throw error;
-        }
+    const create = async (name: string, display: string) => {
+      try {
+        await saasus.createTenantAttribute({
+          attribute_name: name,
+          display_name: display,
+          attribute_type: 'string',
+        });
+      } catch (error) {
+        // Two first sign-ups in a fresh SaaSus environment race to create it (SaaSus answers
+        // `attribute_already_exists`, with the 500 its spec declares): look again before failing;
+        // if it is there now, theirs is as good as ours.
+        const created =
+          error instanceof SaasusApiError &&
+          (await saasus.listTenantAttributes()).some((a) => a.attribute_name === name);
+        if (!created) throw error;
       }
-    }
+    };
+    await allSteps(
+      (
+        [
+          [LICENSE_ATTRIBUTE, 'AWS Marketplace license'],
+          [ACCOUNT_ATTRIBUTE, 'AWS Marketplace buyer account'],
+        ] as const
+      )
+        .filter(([name]) => !existing.has(name))
+        .map(([name, display]) => create(name, display)),
+    );
   };
 
   /**
@@ -348,46 +382,61 @@ export const createProvisioning = (deps: ProvisioningDependencies) => {
     return record(license, 'saasUser', { userId });
   };
 
-  const stepTenant = async (license: LicenseItem, form: RegistrationForm) => {
+  /** `seen`: the tenant as SaaSus answered in this run; `created`: this run created it (so it has no members yet). */
+  const stepTenant = async (
+    license: LicenseItem,
+    form: RegistrationForm,
+  ): Promise<{ tenantId: string; seen?: Tenant; created?: boolean }> => {
     const done = provisioned(license).tenant;
     if (done) return done;
-    await ensureTenantAttributes();
+    const [, tenants] = await allSteps([ensureTenantAttributes(), saasus.listTenants()]);
     // A tenant created by a run that crashed before recording it carries our license attribute.
-    const earlier = (await saasus.listTenants()).find(
-      (tenant) => tenant.attributes[LICENSE_ATTRIBUTE] === license.licenseKey,
-    );
-    const tenantId =
-      earlier?.id ??
-      (
-        await saasus.createTenant({
-          name: form.tenantName,
-          attributes: tenantAttributes(license),
-          back_office_staff_email: config.saasus.backOfficeStaffEmail,
-        })
-      ).id;
+    const earlier = tenants.find((tenant) => tenant.attributes[LICENSE_ATTRIBUTE] === license.licenseKey);
+    const seen =
+      earlier ??
+      (await saasus.createTenant({
+        name: form.tenantName,
+        attributes: tenantAttributes(license),
+        back_office_staff_email: config.saasus.backOfficeStaffEmail,
+      }));
+    const tenantId = seen.id;
     // A tenant we just created cannot be someone else's, but the claim makes that a fact others see.
     await claimTenant(license, tenantId);
     await store.setAttributes(license.licenseKey, { tenantId });
     license.tenantId = tenantId;
-    return record(license, 'tenant', { tenantId });
+    return { ...(await record(license, 'tenant', { tenantId })), seen, created: !earlier };
   };
 
-  const stepTenantUser = async (license: LicenseItem, tenantId: string, form: RegistrationForm) => {
+  /**
+   * `member`: the tenant user as SaaSus answered in this run, roles included. A tenant this run
+   * created has no members, so it is not listed.
+   */
+  const stepTenantUser = async (
+    license: LicenseItem,
+    tenant: { tenantId: string; created?: boolean },
+    form: RegistrationForm,
+  ): Promise<{ userId: string; member?: TenantUser }> => {
     const done = provisioned(license).tenantUser;
     if (done) return done;
     const email = form.adminEmail.toLowerCase();
-    const member = (await saasus.listTenantUsers(tenantId)).find(
-      (user) => user.email.toLowerCase() === email,
-    );
-    const userId =
-      member?.id ?? (await saasus.createTenantUser(tenantId, { email: form.adminEmail, attributes: {} })).id;
-    return record(license, 'tenantUser', { userId });
+    const listed = tenant.created
+      ? undefined
+      : (await saasus.listTenantUsers(tenant.tenantId)).find((user) => user.email.toLowerCase() === email);
+    const member =
+      listed ?? (await saasus.createTenantUser(tenant.tenantId, { email: form.adminEmail, attributes: {} }));
+    return { ...(await record(license, 'tenantUser', { userId: member.id })), member };
   };
 
-  const stepRole = async (license: LicenseItem, tenantId: string, userId: string) => {
+  const stepRole = async (
+    license: LicenseItem,
+    tenantId: string,
+    user: { userId: string; member?: TenantUser },
+  ) => {
     if (provisioned(license).role) return;
     const { envId, adminRoleNames } = config.saasus;
-    const member = (await saasus.listTenantUsers(tenantId)).find((user) => user.id === userId);
+    const { userId } = user;
+    const member =
+      user.member ?? (await saasus.listTenantUsers(tenantId)).find((listed) => listed.id === userId);
     const held = new Set(
       member?.envs.find((env) => env.id === envId)?.roles.map((role) => role.role_name) ?? [],
     );
@@ -396,22 +445,37 @@ export const createProvisioning = (deps: ProvisioningDependencies) => {
     await record(license, 'role', { envId, roleNames: [...adminRoleNames] });
   };
 
-  /** Applies the plan the license should have; a pending license gets no paid plan yet. */
-  const stepPlan = async (license: LicenseItem, tenantId: string): Promise<boolean> => {
+  /**
+   * Applies the plan the license should have; a pending license gets no paid plan yet. `planned`:
+   * the plan looked up ahead (side by side with other steps); `seen`: the tenant as this run saw it.
+   */
+  const stepPlan = async (
+    license: LicenseItem,
+    tenantId: string,
+    planned?: Promise<string | undefined>,
+    seen?: Tenant,
+  ): Promise<boolean> => {
     if (provisioned(license).plan) return true;
-    const planId = await deps.planFor(license);
+    const planId = await (planned ?? deps.planFor(license));
     if (!planId) return false;
-    const tenant = await saasus.getTenant(tenantId);
+    const tenant = seen ?? (await saasus.getTenant(tenantId));
     if (tenant.plan_id !== planId) await saasus.updateTenantPlan(tenantId, { next_plan_id: planId });
     await record(license, 'plan', { planId });
     return true;
   };
 
-  const stepDirectoryUser = async (license: LicenseItem, form: RegistrationForm) => {
+  const stepDirectoryUser = async (
+    license: LicenseItem,
+    form: RegistrationForm,
+    planned?: Promise<string | undefined>,
+  ) => {
     const directory = config.idoperation;
     if (!directory || !deps.idoperation) return;
     if (provisioned(license).directoryUser) return;
-    const planId = provisioned(license).plan?.planId ?? config.plans.defaultPlanId;
+    const planId =
+      provisioned(license).plan?.planId ??
+      (planned ? await planned : undefined) ??
+      config.plans.defaultPlanId;
     const services = directoryServicesFor(directory.servicesByPlan, planId);
     // iDoperation has no lookup by email: remember that we tried, so a 409 after a crash can be
     // told apart from an account that existed before us.
@@ -459,7 +523,8 @@ export const createProvisioning = (deps: ProvisioningDependencies) => {
     const form = provisioned(license).registration ?? (await record(license, 'registration', submitted));
     // Published after the registration is recorded and remembered apart from it, so a crash in
     // between publishes it on the retry (at least once; a crash right after publishing repeats it).
-    if (license[REGISTERED_EVENT_ATTRIBUTE] === undefined) {
+    const publishRegistered = async () => {
+      if (license[REGISTERED_EVENT_ATTRIBUTE] !== undefined) return;
       await deps.publish([
         {
           detailType: domainEventTypes.licenseRegistered,
@@ -474,21 +539,27 @@ export const createProvisioning = (deps: ProvisioningDependencies) => {
       const publishedAt = now().toISOString();
       await store.setAttributes(licenseKey, { [REGISTERED_EVENT_ATTRIBUTE]: publishedAt });
       license[REGISTERED_EVENT_ATTRIBUTE] = publishedAt;
-    }
+    };
 
-    // The order the SaaSus docs give: SaaS user, tenant, plan, tenant user, role.
-    enter('saasUser');
-    await stepSaasUser(license, form);
-    enter('tenant');
-    const { tenantId } = await stepTenant(license, form);
-    enter('plan');
-    const planApplied = await stepPlan(license, tenantId);
-    enter('tenantUser');
-    const { userId: tenantUserId } = await stepTenantUser(license, tenantId, form);
-    enter('role');
-    await stepRole(license, tenantId, tenantUserId);
-    enter('directoryUser');
-    await stepDirectoryUser(license, form);
+    // Each SaaSus round trip is paid by a waiting buyer, so steps that do not need each other run
+    // side by side: the SaaS user, the tenant and the plan look-up; then, once the tenant exists,
+    // the plan, the tenant user (once the SaaS user exists too) with its role, and the directory user.
+    const planned = provisioned(license).plan ? undefined : deps.planFor(license);
+    // Settled at once so a failed look-up is not an unhandled rejection while the steps run.
+    planned?.catch(() => {});
+    const [, , tenant] = await allSteps([
+      publishRegistered(),
+      inStep('saasUser', () => stepSaasUser(license, form)),
+      inStep('tenant', () => stepTenant(license, form)),
+    ]);
+    const { tenantId } = tenant;
+    const [planApplied] = await allSteps([
+      inStep('plan', () => stepPlan(license, tenantId, planned, tenant.seen)),
+      inStep('tenantUser', () => stepTenantUser(license, tenant, form)).then((user) =>
+        inStep('role', () => stepRole(license, tenantId, user)),
+      ),
+      inStep('directoryUser', () => stepDirectoryUser(license, form, planned)),
+    ]);
     enter('completed');
 
     if (!provisioned(license).completed) {
