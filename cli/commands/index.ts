@@ -1,0 +1,17 @@
+import type { Command } from '../registry.js';
+import { deadLettersCommand } from './dead-letters.js';
+import { discardCommand } from './discard.js';
+import { dryRunCommand } from './dry-run.js';
+import { licenseCommand } from './license.js';
+import { redriveCommand } from './redrive.js';
+import { statusCommand } from './status.js';
+
+/** Every command, in the order `--help` lists them. Add a command: a module here and one line below. */
+export const commands: readonly Command[] = [
+  statusCommand,
+  licenseCommand,
+  dryRunCommand,
+  deadLettersCommand,
+  redriveCommand,
+  discardCommand,
+];
