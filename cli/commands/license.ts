@@ -56,7 +56,8 @@ license is unknown.
         };
       }
     }
-    const from = new Date(context.now().getTime() - hours * HOUR_MS);
+    // The ledger is keyed by usage hour: read from the start of the hour `hours` ago.
+    const from = new Date(Math.floor(context.now().getTime() / HOUR_MS) * HOUR_MS - hours * HOUR_MS);
     const ledger = await createLedgerStore({
       client: runtime.dynamo(),
       tableName: resources.meteringLedgerTable,

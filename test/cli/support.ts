@@ -4,6 +4,7 @@ import path from 'node:path';
 import { runCli } from '#cli/main';
 import { type LocalProfile, type OperatorEndpoints, startOperatorEndpoints } from '#sandbox/operator-profile';
 import { type Sandbox, type SandboxOptions, startSandbox } from '#sandbox/runner';
+import { createBrowserSession, type PageResponse } from '#sandbox/scenario';
 
 /**
  * The local world for the command-line tool: the sandbox of the real stack (dynalite, the
@@ -67,4 +68,43 @@ export const startCliWorld = async (options: SandboxOptions = {}): Promise<CliWo
       await sandbox.close();
     },
   };
+};
+
+/**
+ * A buyer subscribes on the buyer simulator and registers, as a browser does (token POST to the
+ * fulfillment URL, registration form); resolves the license and the SaaSus tenant.
+ */
+export const registerBuyer = async (
+  sandbox: Sandbox,
+  input: { readonly account: string; readonly dimension: string; readonly tenantName: string },
+): Promise<{ licenseArn: string; tenantId: string }> => {
+  const buyer = createBrowserSession(sandbox.url);
+  const formWith = (page: PageResponse, action: string) => {
+    const form = page.forms.find((candidate) => candidate.action.endsWith(action));
+    if (!form) throw new Error(`No form posting to ${action} on ${page.url}`);
+    return form;
+  };
+  const handOff = await buyer.submit(formWith(await buyer.get('/'), '/actions/subscribe'), {
+    account: input.account,
+    dimension: input.dimension,
+    emitEvents: '1',
+  });
+  const tokenPost = handOff.forms.find((form) => 'x-amzn-marketplace-token' in form.fields);
+  if (!tokenPost) throw new Error('The buyer simulator offered no token POST');
+  const registration = await buyer.submit(tokenPost);
+  await sandbox.settle();
+  await buyer.submit(formWith(registration, '/register'), {
+    tenantName: input.tenantName,
+    adminEmail: `admin@${input.tenantName.toLowerCase().replace(/[^a-z]/g, '')}.example`,
+    adminName: 'Admin',
+  });
+  await sandbox.settle();
+  const tenant = (await sandbox.saasus().listTenants()).find(
+    (candidate) => candidate.name === input.tenantName,
+  );
+  const agreement = [...sandbox.agreements.values()].find(
+    (candidate) => candidate.customerAwsAccountId === input.account,
+  );
+  if (!tenant || !agreement) throw new Error(`The registration of ${input.tenantName} did not finish`);
+  return { licenseArn: agreement.licenseArn, tenantId: tenant.id };
 };
