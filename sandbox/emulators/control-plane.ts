@@ -4,14 +4,41 @@ import { type RunningServer, sendJson, startServer } from './http.js';
 
 /**
  * The control-plane calls an operator's tools make, for the local world: CloudFormation
- * `DescribeStacks` (AWS Query protocol: a form-encoded POST, an XML answer) and Lambda `Invoke`
- * (REST JSON, `POST /2015-03-31/functions/<name>/invocations`). Point the SDK at it with
- * `AWS_ENDPOINT_URL_CLOUDFORMATION` and `AWS_ENDPOINT_URL_LAMBDA`.
+ * `DescribeStacks` (AWS Query protocol: a form-encoded POST, an XML answer), Lambda `Invoke`
+ * (REST JSON, `POST /2015-03-31/functions/<name>/invocations`), EventBridge `DescribeEventSource`
+ * and `DescribeEventBus` (AWS JSON 1.1) and Marketplace Catalog `DescribeEntity` (REST JSON,
+ * `GET /DescribeEntity?catalog=AWSMarketplace&entityId=...`). Point the SDK at it with
+ * `AWS_ENDPOINT_URL_CLOUDFORMATION`, `_LAMBDA`, `_EVENTBRIDGE` and `_MARKETPLACE_CATALOG` (the
+ * operator's EventBridge calls only; the functions' PutEvents go to the EventBridge emulator).
  */
 
 export interface LocalStack {
   readonly stackName: string;
   readonly outputs: Readonly<Record<string, string>>;
+}
+
+/** A partner event source as EventBridge describes it to the account it was offered to. */
+export interface LocalEventSource {
+  readonly name: string;
+  readonly state: 'ACTIVE' | 'PENDING' | 'DELETED';
+}
+
+/** A Marketplace Catalog entity: its type (`SaaSProduct@1.0`) and its details document. */
+export interface LocalEntity {
+  readonly entityType: string;
+  readonly details: Record<string, unknown>;
+}
+
+/** What the stand-in knows; tests change it to play a misconfigured account. */
+export interface ControlPlaneState {
+  readonly eventSources: Map<string, LocalEventSource>;
+  /** Event bus name → the partner event source it is attached to (undefined for other buses). */
+  readonly eventBuses: Map<string, string | undefined>;
+  readonly entities: Map<string, LocalEntity>;
+}
+
+export interface ControlPlane extends RunningServer {
+  readonly state: ControlPlaneState;
 }
 
 export interface ControlPlaneOptions {
@@ -40,9 +67,71 @@ const queryError = (response: ServerResponse, status: number, code: string, mess
       `<Message>${xmlEscape(message)}</Message></Error><RequestId>${randomUUID()}</RequestId></ErrorResponse>`,
   );
 
-export const startControlPlane = (options: ControlPlaneOptions): Promise<RunningServer> =>
-  startServer((request, body, response) => {
+const awsJsonError = (response: ServerResponse, status: number, type: string, message: string): void =>
+  sendJson(response, status, { __type: type, message }, { 'content-type': 'application/x-amz-json-1.1' });
+
+export const startControlPlane = async (
+  options: ControlPlaneOptions,
+  initial: Partial<ControlPlaneState> = {},
+): Promise<ControlPlane> => {
+  const state: ControlPlaneState = {
+    eventSources: initial.eventSources ?? new Map(),
+    eventBuses: initial.eventBuses ?? new Map(),
+    entities: initial.entities ?? new Map(),
+  };
+  const server = await startServer((request, body, response) => {
     const url = new URL(request.url ?? '/', 'http://localhost');
+    const target = request.headers['x-amz-target'];
+    if (request.method === 'POST' && typeof target === 'string' && target.startsWith('AWSEvents.')) {
+      const input = (body === '' ? {} : JSON.parse(body)) as Record<string, unknown>;
+      const name = String(input.Name ?? '');
+      if (target === 'AWSEvents.DescribeEventSource') {
+        const source = state.eventSources.get(name);
+        if (!source) {
+          awsJsonError(response, 400, 'ResourceNotFoundException', `Event source ${name} does not exist.`);
+          return;
+        }
+        sendJson(response, 200, {
+          Name: source.name,
+          Arn: `arn:aws:events:${options.region}::event-source/${source.name}`,
+          CreatedBy: source.name.split('/').slice(0, 2).join('/'),
+          State: source.state,
+        });
+        return;
+      }
+      if (target === 'AWSEvents.DescribeEventBus') {
+        const busName = name === '' ? 'default' : name;
+        if (busName !== 'default' && !state.eventBuses.has(busName)) {
+          awsJsonError(response, 400, 'ResourceNotFoundException', `Event bus ${busName} does not exist.`);
+          return;
+        }
+        sendJson(response, 200, {
+          Name: busName,
+          Arn: `arn:aws:events:${options.region}:${options.account}:event-bus/${busName}`,
+        });
+        return;
+      }
+      awsJsonError(response, 400, 'UnknownOperationException', `${target} is not served locally.`);
+      return;
+    }
+    if (request.method === 'GET' && url.pathname === '/DescribeEntity') {
+      const entityId = url.searchParams.get('entityId') ?? '';
+      const entity = state.entities.get(entityId);
+      const headers = { 'x-amzn-errortype': 'ResourceNotFoundException' };
+      if (url.searchParams.get('catalog') !== 'AWSMarketplace' || !entity) {
+        sendJson(response, 404, { Message: `Entity ${entityId} not found in the catalog.` }, headers);
+        return;
+      }
+      sendJson(response, 200, {
+        EntityType: entity.entityType,
+        EntityIdentifier: `${entityId}@1`,
+        EntityArn: `arn:aws:aws-marketplace:${options.region}:${options.account}:AWSMarketplace/SaaSProduct/${entityId}`,
+        LastModifiedDate: '2026-01-01T00:00:00Z',
+        Details: JSON.stringify(entity.details),
+        DetailsDocument: entity.details,
+      });
+      return;
+    }
     const invoke = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/.exec(url.pathname);
     if (request.method === 'POST' && invoke) {
       const name = decodeURIComponent(invoke[1] ?? '');
@@ -134,3 +223,5 @@ export const startControlPlane = (options: ControlPlaneOptions): Promise<Running
         `</DescribeStacksResult><ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata></DescribeStacksResponse>`,
     );
   });
+  return { ...server, state };
+};

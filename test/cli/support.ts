@@ -15,6 +15,8 @@ export interface CliWorld {
   readonly sandbox: Sandbox;
   readonly profile: LocalProfile;
   readonly profileFile: string;
+  /** The DescribeStacks/Invoke/Catalog/EventBridge stand-in (its state plays the seller's account). */
+  readonly controlPlane: OperatorEndpoints['controlPlane'];
   /** Runs the tool in-process against the sandbox; output captured. */
   run(...argv: string[]): Promise<CliRun>;
   /** Writes another profile (e.g. a wrong stack name) and returns its path. */
@@ -61,6 +63,7 @@ export const startCliWorld = async (options: SandboxOptions = {}): Promise<CliWo
     sandbox,
     profile: endpoints.profile,
     profileFile,
+    controlPlane: endpoints.controlPlane,
     run,
     writeProfile,
     close: async () => {
