@@ -24,7 +24,7 @@ export class MarketplaceBridgeStack extends Stack {
 
     this.state = new State(this, 'State', { stage: config.stage });
     const alarms = new Alarms(this, 'Alarms', config.alarmEmail ? { email: config.alarmEmail } : {});
-    new SignUp(this, 'SignUp', { config, state: this.state, alarms });
+    const signUp = new SignUp(this, 'SignUp', { config, state: this.state, alarms });
     const metering = new Metering(this, 'Metering', { config, state: this.state, alarms });
     const events = new Events(this, 'Events', {
       config,
@@ -32,6 +32,12 @@ export class MarketplaceBridgeStack extends Stack {
       alarms,
       flushQueue: metering.flushQueue,
     });
-    new Operations(this, 'Operations', { state: this.state, metering, events });
+    new Operations(this, 'Operations', {
+      state: this.state,
+      signUp,
+      metering,
+      events,
+      batchMeterUsageQuotaPerSecond: config.metering.batchMeterUsageQuotaPerSecond,
+    });
   }
 }
