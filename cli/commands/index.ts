@@ -4,6 +4,7 @@ import { discardCommand } from './discard.js';
 import { doctorCommand } from './doctor.js';
 import { dryRunCommand } from './dry-run.js';
 import { licenseCommand } from './license.js';
+import { reconcileCommand } from './reconcile.js';
 import { redriveCommand } from './redrive.js';
 import { statusCommand } from './status.js';
 
@@ -13,6 +14,7 @@ export const commands: readonly Command[] = [
   statusCommand,
   licenseCommand,
   dryRunCommand,
+  reconcileCommand,
   deadLettersCommand,
   redriveCommand,
   discardCommand,

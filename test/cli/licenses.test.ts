@@ -91,3 +91,50 @@ describe('dry-run', () => {
     expect((await world.run('dry-run', '--all', '--at', 'soon')).code).toBe(2);
   });
 });
+
+describe('reconcile', () => {
+  it('shows SaaSus, the ledger and AWS side by side for the month and explains the difference', async () => {
+    const { sandbox } = world;
+    // The 12 calls of the dry run are billed by the next hourly run; 5 more arrive after it.
+    const now = sandbox.clock.now().getTime();
+    await sandbox.advanceClock(Math.floor(now / HOUR_MS) * HOUR_MS + HOUR_MS + 10 * 60_000 - now);
+    await sandbox.settle();
+    await sandbox.saasus().updateMeteringCountNow(tenantId, 'api_calls', { method: 'add', count: 5 });
+    const month = sandbox.clock.now().toISOString().slice(0, 7);
+
+    const result = await world.run('reconcile', '--month', month, '--json');
+    expect(result.code, result.stderr).toBe(0);
+    const rows = result.json<{ rows: Record<string, unknown>[] }>().rows;
+    const calls = rows.find((row) => row.licenseKey === licenseArn && row.dimension === 'api_calls');
+    const billed = sandbox.emulators.marketplace
+      .billedRecords()
+      .filter((record) => record.licenseArn === licenseArn && record.dimension === 'api_calls');
+    expect(billed.reduce((total, record) => total + record.quantity, 0)).toBe(12);
+    expect(calls).toMatchObject({
+      tenantId,
+      saasusCount: 17,
+      awsAccepted: 12,
+      difference: 5,
+      explained: true,
+      explanations: [{ quantity: 5, reason: expect.stringContaining('not metered yet') }],
+    });
+    expect([...((calls?.meteringRecordIds ?? []) as string[])].sort()).toEqual(
+      billed.map((record) => record.meteringRecordId).sort(),
+    );
+    const gauge = rows.find((row) => row.dimension === 'storage_gb');
+    expect(gauge?.explanations).toEqual([{ quantity: 0, reason: expect.stringContaining('gauge') }]);
+
+    const sheet = await world.run('reconcile', '--month', month, '--csv');
+    const [header, ...lines] = sheet.stdout.trimEnd().split('\r\n');
+    expect(header).toBe(
+      'license,tenant,dimension,saasus count,aws accepted,difference,explained,explanation,metering record ids',
+    );
+    expect(lines.find((line) => line.includes(',api_calls,'))).toContain(
+      `${licenseArn},${tenantId},api_calls,17,12,5,yes,`,
+    );
+
+    const table = await world.run('reconcile', '--month', month);
+    expect(table.stdout).toMatch(/api_calls\s+17\s+12\s+5\s+yes/);
+    expect((await world.run('reconcile', '--month', '2026-13')).code).toBe(2);
+  });
+});
