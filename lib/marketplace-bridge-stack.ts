@@ -4,6 +4,7 @@ import type { DeploymentConfig } from '#shared/config';
 import { Alarms } from './constructs/alarms.js';
 import { Events } from './constructs/events.js';
 import { Metering } from './constructs/metering.js';
+import { Operations } from './constructs/operations.js';
 import { SignUp } from './constructs/sign-up.js';
 import { State } from './constructs/state.js';
 
@@ -23,8 +24,20 @@ export class MarketplaceBridgeStack extends Stack {
 
     this.state = new State(this, 'State', { stage: config.stage });
     const alarms = new Alarms(this, 'Alarms', config.alarmEmail ? { email: config.alarmEmail } : {});
-    new SignUp(this, 'SignUp', { config, state: this.state, alarms });
+    const signUp = new SignUp(this, 'SignUp', { config, state: this.state, alarms });
     const metering = new Metering(this, 'Metering', { config, state: this.state, alarms });
-    new Events(this, 'Events', { config, state: this.state, alarms, flushQueue: metering.flushQueue });
+    const events = new Events(this, 'Events', {
+      config,
+      state: this.state,
+      alarms,
+      flushQueue: metering.flushQueue,
+    });
+    new Operations(this, 'Operations', {
+      state: this.state,
+      signUp,
+      metering,
+      events,
+      batchMeterUsageQuotaPerSecond: config.metering.batchMeterUsageQuotaPerSecond,
+    });
   }
 }

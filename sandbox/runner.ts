@@ -157,6 +157,10 @@ export interface Sandbox {
   readonly scheduler: Scheduler;
   readonly deadLetters: DeadLetterList;
   readonly domainBusName: string | undefined;
+  /** The template's outputs resolved to the local resources (what DescribeStacks returns). */
+  readonly outputs: Readonly<Record<string, string>>;
+  /** An asynchronous invocation by function name (Lambda's `Invoke` with `InvocationType: Event`). */
+  invokeAsync(functionName: string, payload: unknown): boolean;
   readonly partnerBusName: string;
   /** Purchases made on the buyer simulator, by license ARN. */
   readonly agreements: ReadonlyMap<string, Agreement>;
@@ -800,6 +804,22 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
     domainBusName,
     partnerBusName,
     agreements,
+    outputs: Object.fromEntries(
+      Object.entries((synthesis.template.Outputs ?? {}) as Record<string, { Value: unknown }>).map(
+        ([key, output]) => {
+          const value = evaluateIntrinsic(output.Value, intrinsics);
+          return [key, typeof value === 'string' ? value : JSON.stringify(value)];
+        },
+      ),
+    ),
+    invokeAsync(name, payload) {
+      const fn = [...functions.values()].find(
+        (candidate) => functionName(candidate.model.logicalId) === name,
+      );
+      if (!fn) return false;
+      void delivery.invokeAsync(fn.model.logicalId, payload, { origin: 'rule', name: 'Invoke' });
+      return true;
+    },
     invocations: () => [...invocationLog],
     logs: () => [...logLines],
     saasus: () => saasusClient,

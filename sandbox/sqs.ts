@@ -72,6 +72,8 @@ export class LocalSqs {
   readonly #messages = new Map<string, QueuedMessage[]>();
   readonly #deduplication = new Map<string, { messageId: string; at: number }>();
   readonly #listeners = new Set<(queue: LocalQueue) => void>();
+  /** Message id → the receipt handle of its latest receive over the API. */
+  readonly #receipts = new Map<string, string>();
   readonly #deadLetterListeners = new Set<(entry: DeadLetteredMessage) => void>();
   readonly #sentListeners = new Set<(queue: LocalQueue, message: QueuedMessage) => void>();
   #server: RunningServer | undefined;
@@ -102,6 +104,15 @@ export class LocalSqs {
       awsJsonHandler('AmazonSQS', {
         SendMessage: (input) => this.#sendOperation(input),
         SendMessageBatch: (input) => this.#sendBatchOperation(input),
+        ReceiveMessage: (input) => this.#receiveOperation(input),
+        DeleteMessage: (input) => {
+          this.#deleteOperation(input.QueueUrl, input.ReceiptHandle);
+          return {};
+        },
+        ChangeMessageVisibility: (input) => {
+          this.#changeVisibilityOperation(input.QueueUrl, input.ReceiptHandle, input.VisibilityTimeout);
+          return {};
+        },
         GetQueueUrl: (input) => ({ QueueUrl: this.#byName(String(input.QueueName ?? '')).url }),
         GetQueueAttributes: (input) => {
           const queue = this.#byUrl(input.QueueUrl);
@@ -336,6 +347,81 @@ export class LocalSqs {
         `The specified queue does not exist: ${name}`,
       );
     return queue;
+  }
+
+  /**
+   * ReceiveMessage over the API (operators reading a dead-letter queue): a received message is
+   * hidden for the visibility timeout and carries a receipt handle that only its latest receive
+   * holds, as in SQS.
+   */
+  #receiveOperation(input: Record<string, unknown>) {
+    const queue = this.#byUrl(input.QueueUrl);
+    const max = typeof input.MaxNumberOfMessages === 'number' ? input.MaxNumberOfMessages : 1;
+    if (max < 1 || max > 10) {
+      throw new AwsJsonError('InvalidParameterValue', 'MaxNumberOfMessages must be from 1 to 10.');
+    }
+    const visibility =
+      typeof input.VisibilityTimeout === 'number'
+        ? input.VisibilityTimeout
+        : queue.model.visibilityTimeoutSeconds;
+    const wantedAttributes = Array.isArray(input.MessageAttributeNames) ? input.MessageAttributeNames : [];
+    const allAttributes = wantedAttributes.includes('All') || wantedAttributes.includes('.*');
+    const now = this.options.now();
+    const taken = this.messages(queue.logicalId)
+      .filter((message) => !message.inFlight && message.visibleAt <= now)
+      .slice(0, max);
+    return {
+      Messages: taken.map((message) => {
+        message.receiveCount += 1;
+        message.firstReceivedAt ??= now;
+        message.visibleAt = now + visibility * 1000;
+        this.#notifyWhenVisible(queue, message);
+        const receiptHandle = `${message.messageId}#${randomUUID()}`;
+        this.#receipts.set(message.messageId, receiptHandle);
+        const attributes = Object.entries(message.messageAttributes).filter(
+          ([name]) => allAttributes || wantedAttributes.includes(name),
+        );
+        return {
+          MessageId: message.messageId,
+          ReceiptHandle: receiptHandle,
+          Body: message.body,
+          MD5OfBody: md5(message.body),
+          Attributes: {
+            SentTimestamp: String(message.sentAt),
+            ApproximateReceiveCount: String(message.receiveCount),
+          },
+          ...(attributes.length > 0 ? { MessageAttributes: Object.fromEntries(attributes) } : {}),
+        };
+      }),
+    };
+  }
+
+  #receivedMessage(queueUrl: unknown, receiptHandle: unknown): { queue: LocalQueue; message: QueuedMessage } {
+    const queue = this.#byUrl(queueUrl);
+    const messageId = typeof receiptHandle === 'string' ? receiptHandle.split('#')[0] : undefined;
+    const message = this.messages(queue.logicalId).find((candidate) => candidate.messageId === messageId);
+    if (!message || messageId === undefined || this.#receipts.get(messageId) !== receiptHandle) {
+      throw new AwsJsonError(
+        'ReceiptHandleIsInvalid',
+        `The receipt handle "${String(receiptHandle)}" is not valid.`,
+      );
+    }
+    return { queue, message };
+  }
+
+  #deleteOperation(queueUrl: unknown, receiptHandle: unknown) {
+    const { queue, message } = this.#receivedMessage(queueUrl, receiptHandle);
+    this.delete(queue.logicalId, message.messageId);
+    this.#receipts.delete(message.messageId);
+  }
+
+  #changeVisibilityOperation(queueUrl: unknown, receiptHandle: unknown, timeout: unknown) {
+    const { queue, message } = this.#receivedMessage(queueUrl, receiptHandle);
+    if (typeof timeout !== 'number' || timeout < 0 || timeout > 43_200) {
+      throw new AwsJsonError('InvalidParameterValue', 'VisibilityTimeout must be from 0 to 43200 seconds.');
+    }
+    message.visibleAt = this.options.now() + timeout * 1000;
+    this.#notifyWhenVisible(queue, message);
   }
 
   #sendOperation(input: Record<string, unknown>) {

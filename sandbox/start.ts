@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from '#shared/config';
 import { type Sandbox, startSandbox } from './index.js';
+import { startOperatorEndpoints, writeLocalProfile } from './operator-profile.js';
 import { runScenario } from './scenario.js';
 import { scenarios } from './scenarios/index.js';
 
@@ -82,6 +83,10 @@ const main = async () => {
     return result.passed ? 0 : 1;
   }
 
+  // The command-line tool operates the sandbox as a deployment: `npx marketplace-bridge status --sandbox`.
+  const operator = await startOperatorEndpoints(sandbox);
+  await writeLocalProfile(operator.profile);
+
   const functions = [...sandbox.functions.values()].map((fn) => {
     const availability = fn.host.availability;
     return `    ${availability.available ? '✓' : '·'} ${fn.label.padEnd(20)} ${fn.model.entry ?? fn.model.logicalId}${availability.available ? '' : `  (${availability.reason})`}`;
@@ -120,6 +125,7 @@ const main = async () => {
         ]
       : []),
     `  State as JSON     ${sandbox.url}/api/state`,
+    '  Operate it        npx marketplace-bridge doctor --sandbox   (then status, dead-letters, ...; --help lists all)',
     '',
     '  Functions (from the synthesized template):',
     ...functions,
@@ -143,7 +149,7 @@ const main = async () => {
       if (stopping) process.exit(130);
       stopping = true;
       console.log('\nStopping the sandbox…');
-      sandbox.close().then(
+      Promise.all([operator.close(), sandbox.close()]).then(
         () => {
           console.log('Stopped.');
           resolve();

@@ -7,7 +7,6 @@ import {
   publishRunMetrics,
 } from '#shared/metering/metrics';
 import type { RunReport } from '#shared/metering/pipeline';
-import { parseDryRunArgs, UsageError } from '../../functions/metering/dry-run.js';
 
 const metricsFor = () => new Metrics({ namespace: 'MarketplaceBridge', serviceName: METERING_SERVICE });
 
@@ -111,28 +110,5 @@ describe('metering metrics (EMF)', () => {
     expect(document.value('FanOutCompleted')).toBe(1);
     expect(document.units.FanOutCompleted).toBe('Count');
     expect(document.dimensions).toEqual([['service']]);
-  });
-});
-
-describe('dry-run command line', () => {
-  const fixedNow = () => new Date('2026-11-22T14:05:00.000Z');
-
-  it('reads the license and the run time', () => {
-    expect(
-      parseDryRunArgs(
-        ['--license', 'arn:aws:license-manager::1:license:l-1', '--hour', '2026-11-22T13:05:00Z'],
-        fixedNow,
-      ),
-    ).toEqual({
-      licenseKey: 'arn:aws:license-manager::1:license:l-1',
-      at: new Date('2026-11-22T13:05:00.000Z'),
-    });
-    expect(parseDryRunArgs(['--license', 'k'], fixedNow).at).toEqual(fixedNow());
-  });
-
-  it('explains what is wrong', () => {
-    expect(() => parseDryRunArgs([], fixedNow)).toThrow(/--license is required/);
-    expect(() => parseDryRunArgs(['--license', 'k', '--hour', 'soon'], fixedNow)).toThrow(UsageError);
-    expect(() => parseDryRunArgs(['--license', 'k', '--dry'], fixedNow)).toThrow(/usage:/);
   });
 });

@@ -26,6 +26,7 @@ import {
   type MeteringUnitTimestampCount,
   meteringCountUpdateSchema,
   meteringUnitDateCountsSchema,
+  meteringUnitsSchema,
   meteringUnitTimestampCountSchema,
   type PlanReservation,
   type PricingPlan,
@@ -132,6 +133,8 @@ export interface SaasusClient {
   ): Promise<void>;
 
   listEnvs(options?: CallOptions): Promise<Env[]>;
+  /** The metering units the SaaS defined (`GET /v1/pricing/metering/units`). */
+  listMeteringUnits(options?: CallOptions): Promise<{ id: string; unit_name: string; used: boolean }[]>;
   listPricingPlans(options?: CallOptions): Promise<PricingPlan[]>;
   getPricingPlan(planId: string, options?: CallOptions): Promise<PricingPlan>;
 
@@ -493,6 +496,13 @@ export const createSaasusClient = (options: SaasusClientOptions): SaasusClient =
 
     listEnvs: async (callOptions) =>
       (await call({ method: 'GET', path: '/v1/auth/envs', response: envsSchema }, callOptions)).envs,
+    listMeteringUnits: async (callOptions) =>
+      (
+        await call(
+          { method: 'GET', path: '/v1/pricing/metering/units', response: meteringUnitsSchema },
+          callOptions,
+        )
+      ).units,
     listPricingPlans: async (callOptions) =>
       (await call({ method: 'GET', path: '/v1/pricing/plans', response: pricingPlansSchema }, callOptions))
         .pricing_plans,

@@ -155,6 +155,10 @@ export const envSchema = z.object({ id: integer, name: z.string(), display_name:
 
 export const envsSchema = z.object({ envs: z.array(envSchema) });
 
+/** `MeteringUnit` (GetMeteringUnits). */
+export const meteringUnitSchema = z.object({ id: z.string(), unit_name: z.string(), used: z.boolean() });
+export const meteringUnitsSchema = z.object({ units: z.array(meteringUnitSchema) });
+
 export const authCredentialsSchema = z.object({
   id_token: z.string(),
   access_token: z.string(),

@@ -214,6 +214,12 @@ export const routes: readonly Route[] = [
   // pricing plans
   {
     method: 'GET',
+    pattern: '/v1/pricing/metering/units',
+    operation: 'GetMeteringUnits',
+    handle: ({ state }) => ok(state.listMeteringUnits()),
+  },
+  {
+    method: 'GET',
     pattern: '/v1/pricing/plans',
     operation: 'GetPricingPlans',
     handle: ({ state }) => ok(state.listPricingPlans()),

@@ -160,6 +160,9 @@ export class SaasusState {
   readonly #roles: Map<string, RoleSeed>;
   readonly #plans = new Map<string, Json>();
   readonly #meteringUnits: Set<string>;
+  /** Metering unit name → its id (GetMeteringUnits). */
+  readonly #meteringUnitIds = new Map<string, string>();
+  readonly #meteringAggregations: Map<string, AggregateUsage>;
   readonly #metering: MeteringCounts;
   readonly #codes = new Map<string, { userId: string; credentials: Json; expiresAt: number }>();
   readonly #idTokens = new Map<string, string>();
@@ -174,6 +177,9 @@ export class SaasusState {
     }
     this.setPlans(options.plans);
     this.#meteringUnits = new Set(options.meteringUnits.map((unit) => unit.unit_name));
+    this.#meteringAggregations = new Map(
+      options.meteringUnits.map((unit) => [unit.unit_name, unit.aggregate_usage ?? 'sum']),
+    );
     this.#metering = new MeteringCounts(
       options.meteringTimeZone,
       new Map(options.meteringUnits.map((unit) => [unit.unit_name, unit.aggregate_usage ?? 'sum'])),
@@ -519,6 +525,27 @@ export class SaasusState {
 
   listEnvs(): Json {
     return { envs: this.#envs.map((env) => withoutUndefined({ ...env })) };
+  }
+
+  /** GetMeteringUnits: the metering units the SaaS defined. */
+  listMeteringUnits(): Json {
+    return {
+      units: [...this.#meteringUnits].sort().map((name) => {
+        let id = this.#meteringUnitIds.get(name);
+        if (!id) {
+          id = randomUUID();
+          this.#meteringUnitIds.set(name, id);
+        }
+        return {
+          id,
+          used: true,
+          unit_name: name,
+          aggregate_usage: this.#meteringAggregations.get(name) ?? 'sum',
+          display_name: name,
+          description: '',
+        };
+      }),
+    };
   }
 
   listRoles(): Json {
