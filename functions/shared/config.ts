@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { brandingSchema } from './branding.js';
 
 /**
  * The deployment configuration: everything a seller sets, validated once. `cdk synth` parses the
@@ -118,6 +119,8 @@ export const deploymentConfigSchema = z
       /** Where "link to my existing account" sends the buyer to sign in; see the README. */
       linkSignInUrl: z.url({ message: 'expected the URL that starts the link sign-in' }).optional(),
     }),
+    /** The seller's brand on every buyer-facing page (see `branding.ts`). */
+    branding: brandingSchema,
     idoperation: z
       .strictObject({
         baseUrl: z.url({ message: 'expected the iDoperation API base URL' }),
@@ -235,22 +238,61 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
-/** Formats zod issues as one line per field: `plans.byDimension.pro: dimension "pro" is mapped to no plan`. */
-export const describeIssues = (error: z.ZodError): string =>
-  error.issues
-    .map((issue) => {
-      const path = issue.path.length > 0 ? issue.path.join('.') : '(root)';
+/** Unknown field → the missing field it most likely meant (same letters ignoring case, `-` and `_`). */
+const misspelt = (unknown: string, missing: readonly string[]) => {
+  const squash = (key: string) => key.toLowerCase().replace(/[-_]/g, '');
+  return missing.find((key) => squash(key) === squash(unknown));
+};
+
+/**
+ * Formats zod issues as one line per mistake: `plans.byDimension.pro: dimension "pro" is mapped to
+ * no plan`. A missing field says `required`; a misspelt one is one line naming both spellings.
+ */
+export const describeIssues = (error: z.ZodError): string => {
+  const isMissing = (issue: z.core.$ZodIssue) => 'input' in issue && issue.input === undefined;
+  const pathOf = (path: readonly PropertyKey[]) => (path.length > 0 ? path.join('.') : '(root)');
+  const missingByParent = new Map<string, string[]>();
+  for (const issue of error.issues) {
+    if (!isMissing(issue) || issue.path.length === 0) continue;
+    const parent = pathOf(issue.path.slice(0, -1));
+    missingByParent.set(parent, [...(missingByParent.get(parent) ?? []), String(issue.path.at(-1))]);
+  }
+  const joined = (parent: readonly PropertyKey[], key: string) =>
+    parent.length > 0 ? `${pathOf(parent)}.${key}` : key;
+  const misspellings = new Map<string, string>();
+  const explainedKeys = new Set<string>();
+  for (const issue of error.issues) {
+    if (issue.code !== 'unrecognized_keys') continue;
+    for (const key of issue.keys) {
+      const meant = misspelt(key, missingByParent.get(pathOf(issue.path)) ?? []);
+      if (!meant) continue;
+      misspellings.set(joined(issue.path, meant), key);
+      explainedKeys.add(joined(issue.path, key));
+    }
+  }
+  return error.issues
+    .flatMap((issue) => {
+      const path = pathOf(issue.path);
       if (issue.code === 'unrecognized_keys') {
+        const unknown = issue.keys.filter((key) => !explainedKeys.has(joined(issue.path, key)));
+        if (unknown.length === 0) return [];
         const where = issue.path.length > 0 ? `${path}: ` : '';
-        return `${where}unknown field(s) ${issue.keys.map((key) => `"${key}"`).join(', ')} (check the spelling)`;
+        return [
+          `${where}unknown field(s) ${unknown.map((key) => `"${key}"`).join(', ')} (check the spelling)`,
+        ];
       }
-      return `${path}: ${issue.message}`;
+      if (!isMissing(issue)) return [`${path}: ${issue.message}`];
+      const found = misspellings.get(path);
+      return [
+        found ? `${path}: required, found "${found}" instead (check the spelling)` : `${path}: required`,
+      ];
     })
     .join('\n');
+};
 
 /** Parses a deployment config, throwing one readable ConfigError naming every bad field. */
 export const parseDeploymentConfig = (input: unknown, source = 'config'): DeploymentConfig => {
-  const result = deploymentConfigSchema.safeParse(input);
+  const result = deploymentConfigSchema.safeParse(input, { reportInput: true });
   if (!result.success) {
     throw new ConfigError(`Invalid ${source}:\n${describeIssues(result.error)}`);
   }

@@ -48,9 +48,32 @@ describe('deployment config', () => {
     const saasus = input.saasus as Record<string, unknown>;
     saasus.secretname = saasus.secretName;
     delete saasus.secretName;
-    const message = parseError(input);
-    expect(message).toContain('saasus: unknown field(s) "secretname" (check the spelling)');
-    expect(message).toContain('saasus.secretName:');
+    // One mistake, one line: the unknown spelling and the missing field are the same mistake.
+    expect(parseError(input)).toBe(
+      'Invalid config:\nsaasus.secretName: required, found "secretname" instead (check the spelling)',
+    );
+    (input.saasus as Record<string, unknown>).secretNam = 'x';
+    expect(parseError(input)).toBe(
+      'Invalid config:\nsaasus.secretName: required, found "secretname" instead (check the spelling)\n' +
+        'saasus: unknown field(s) "secretNam" (check the spelling)',
+    );
+  });
+
+  it('says "required" for each missing field, one line each', () => {
+    const input = exampleConfigInput() as unknown as Record<string, Record<string, unknown>>;
+    delete input.stage;
+    delete input.marketplace?.productCode;
+    delete input.marketplace?.pricingModel;
+    delete input.saasus?.envId;
+    delete input.branding;
+    expect(parseError(input).split('\n')).toEqual([
+      'Invalid config:',
+      'stage: required',
+      'marketplace.productCode: required',
+      'marketplace.pricingModel: required',
+      'saasus.envId: required',
+      'branding: required',
+    ]);
   });
 
   it('rejects a dimension mapped to no plan', () => {
@@ -95,6 +118,69 @@ describe('deployment config', () => {
     if (!input.idoperation) throw new Error('example config has iDoperation settings');
     input.idoperation.servicesByPlan['not-a-mapped-plan'] = [1];
     expect(parseError(input)).toContain('idoperation.servicesByPlan.not-a-mapped-plan');
+  });
+});
+
+describe('branding config', () => {
+  const withBranding = (changes: Record<string, unknown>) => {
+    const input = exampleConfigInput() as Record<string, unknown>;
+    input.branding = { ...(input.branding as object), ...changes };
+    for (const [key, value] of Object.entries(changes)) {
+      if (value === undefined) delete (input.branding as Record<string, unknown>)[key];
+    }
+    return input;
+  };
+
+  it('fills the accent colour and the AWS Marketplace link by default', () => {
+    const config = parseDeploymentConfig(withBranding({ accentColor: undefined }));
+    expect(config.branding.accentColor).toBe('#0b5cad');
+    expect(config.branding.marketplaceUrl).toBe(
+      'https://console.aws.amazon.com/marketplace/home#/subscriptions',
+    );
+  });
+
+  it.each([
+    [
+      { logoUrl: 'http://cdn.example.com/logo.png', logoSvg: undefined },
+      'branding.logoUrl: expected the logo URL as an https:// URL',
+    ],
+    [
+      { logoUrl: 'javascript:alert(1)', logoSvg: undefined },
+      'branding.logoUrl: expected the logo URL as an https:// URL',
+    ],
+    [
+      { logoUrl: "https://cdn.example.com/a.png; script-src 'unsafe-inline'", logoSvg: undefined },
+      'branding.logoUrl: expected the logo URL without spaces',
+    ],
+    [{ logoUrl: 'https://cdn.example.com/logo.png' }, 'branding.logoSvg: set logoUrl or logoSvg, not both'],
+    [
+      { logoSvg: '<svg><script>alert(1)</script></svg>' },
+      'branding.logoSvg: an SVG logo must not contain scripts',
+    ],
+    [{ logoSvg: '<svg onload="alert(1)"></svg>' }, 'branding.logoSvg: an SVG logo must not contain scripts'],
+    [{ logoSvg: '<img src=x>' }, 'branding.logoSvg: expected an inline SVG document'],
+    [{ accentColor: 'teal' }, 'branding.accentColor: expected a hex colour such as #0b5cad'],
+    [{ accentColor: '#12345' }, 'branding.accentColor: expected a hex colour'],
+    [
+      { productName: 'x'.repeat(81) },
+      'branding.productName: expected the product name of at most 80 characters',
+    ],
+    [{ sellerName: '  ' }, 'branding.sellerName: expected the seller name, got an empty string'],
+    [
+      { termsUrl: 'ftp://example.com/terms' },
+      'branding.termsUrl: expected the terms of service URL as an https:// URL',
+    ],
+    [{ supportEmail: 'nobody' }, 'branding.supportEmail: expected the support email address'],
+    [
+      { supportEmail: undefined, supportUrl: undefined },
+      'branding.supportUrl: required: a supportUrl or a supportEmail',
+    ],
+    [{ text: { en: { title: '' } } }, 'branding.text.en.title: expected a text, got an empty string'],
+    [{ text: { fr: {} } }, 'branding.text: unknown field(s) "fr"'],
+  ])('rejects %o', (changes, expected) => {
+    const message = parseError(withBranding(changes));
+    expect(message).toContain(expected);
+    expect(message.split('\n')).toHaveLength(2); // one line per mistake
   });
 });
 

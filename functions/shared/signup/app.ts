@@ -6,14 +6,12 @@ import { MarketplaceUnavailableError, RegistrationTokenError } from '../marketpl
 import type { ResolvedCustomer } from '../marketplace/resolve-customer.js';
 import { SaasusApiError } from '../saasus/errors.js';
 import type { LicenseStore } from '../store/licenses.js';
+import { contentSecurityPolicy } from './brand.js';
 import {
+  createPages,
   type ErrorPageKind,
-  errorPage,
-  finishPage,
   type Language,
   languageFrom,
-  registrationPage,
-  tenantChoicePage,
   validateRegistrationForm,
 } from './pages.js';
 import { type Provisioning, ProvisioningBusyError, ProvisioningError } from './provisioning.js';
@@ -101,7 +99,7 @@ const securityHeaders = {
   'strict-transport-security': 'max-age=31536000; includeSubDomains',
 };
 
-const html = (statusCode: number, body: string, extra: Partial<Result> = {}): Result => ({
+const htmlResponse = (statusCode: number, body: string, extra: Partial<Result> = {}): Result => ({
   statusCode,
   headers: { 'content-type': 'text/html; charset=utf-8', ...securityHeaders, ...(extra.headers ?? {}) },
   body,
@@ -126,6 +124,14 @@ export const createSignUpApp = (deps: SignUpAppDependencies) => {
   const { config, store, logger } = deps;
   const base = deps.basePath ?? '';
   const ttl = deps.sessionTtlSeconds ?? 30 * 60;
+  // Every page carries the seller's brand, and its CSP lets exactly the brand's logo load.
+  const { registrationPage, finishPage, tenantChoicePage, errorPage } = createPages(config.branding);
+  const csp = contentSecurityPolicy(config.branding);
+  const html = (statusCode: number, body: string, extra: Partial<Result> = {}): Result =>
+    htmlResponse(statusCode, body, {
+      ...extra,
+      headers: { 'content-security-policy': csp, ...(extra.headers ?? {}) },
+    });
 
   const openSession = async (event: APIGatewayProxyEventV2): Promise<RegistrationSession> => {
     const cookies = event.cookies ?? (event.headers.cookie ? [event.headers.cookie] : []);
