@@ -1,12 +1,12 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { ConfigError, parseDeploymentConfig } from '#shared/config';
 import { bridgeConfigVariable, parseEnv } from '#shared/env';
-import { exampleConfigInput } from '../support/config.js';
+import { cdkJsonContext, exampleConfigInput } from '../support/config.js';
 
 const parseError = (input: unknown): string => {
   try {
@@ -204,20 +204,102 @@ describe('function environment', () => {
   });
 });
 
-describe('cdk synth with a bad config', () => {
-  const synthWith = (input: unknown) => {
-    const dir = mkdtempSync(join(tmpdir(), 'bridge-config-'));
-    const file = join(dir, 'config.json');
-    writeFileSync(file, JSON.stringify(input));
-    return spawnSync(process.execPath, ['--import', 'tsx', 'bin/app.ts'], {
-      encoding: 'utf8',
-      env: {
-        ...process.env,
-        CDK_OUTDIR: join(dir, 'cdk.out'),
-        CDK_CONTEXT_JSON: JSON.stringify({ configFile: file, 'aws:cdk:bundling-stacks': [] }),
-      },
-    });
+/** Runs `bin/app.ts` as `cdk synth` would, with the given context (bundling skipped). */
+const synthApp = (context: Record<string, unknown>) => {
+  const dir = mkdtempSync(join(tmpdir(), 'bridge-config-'));
+  const result = spawnSync(process.execPath, ['--import', 'tsx', 'bin/app.ts'], {
+    encoding: 'utf8',
+    env: {
+      ...process.env,
+      CDK_OUTDIR: join(dir, 'cdk.out'),
+      CDK_CONTEXT_JSON: JSON.stringify({ ...context, 'aws:cdk:bundling-stacks': [] }),
+    },
+  });
+  return { ...result, outdir: join(dir, 'cdk.out') };
+};
+
+const writeConfig = (input: unknown) => {
+  const file = join(mkdtempSync(join(tmpdir(), 'bridge-config-')), 'config.json');
+  writeFileSync(file, JSON.stringify(input));
+  return file;
+};
+
+/** The example with a seller's own values in every placeholder. */
+const sellersOwnConfig = () => {
+  const input = exampleConfigInput() as unknown as Record<string, Record<string, unknown>> & {
+    plans: { byDimension: Record<string, string>; defaultPlanId?: string };
   };
+  Object.assign(input.marketplace as object, {
+    productCode: 'a1b2c3d4e5f6g7h8i9j0k1l2m',
+    productId: 'prod-q7w8e9r0t1y2',
+  });
+  input.plans = {
+    byDimension: { basic: 'plan-basic-7f3a', pro: 'plan-pro-91bc' },
+    defaultPlanId: 'plan-basic-7f3a',
+  };
+  (input.idoperation as Record<string, unknown>).servicesByPlan = {
+    'plan-basic-7f3a': [1],
+    'plan-pro-91bc': [1, 2],
+  };
+  (input.idoperation as Record<string, unknown>).baseUrl = 'https://api.idoperation.jp/v1';
+  Object.assign(input.saasus as object, {
+    signInUrl: 'https://auth.nimbus-analytics.jp/sign-in',
+    backOfficeStaffEmail: 'backoffice@nimbus-analytics.jp',
+  });
+  input.saasusEvents = {
+    eventSourceName: 'aws.partner/saasus.io/4f1c2d3e-aaaa-bbbb-cccc-0123456789ab-1/event',
+  };
+  Object.assign(input.branding as object, {
+    supportEmail: 'support@nimbus-analytics.jp',
+    supportUrl: 'https://nimbus-analytics.jp/support',
+    termsUrl: 'https://nimbus-analytics.jp/terms',
+    privacyUrl: 'https://nimbus-analytics.jp/privacy',
+  });
+  return input;
+};
+
+describe('cdk synth guardrails', () => {
+  it('has no default config: without -c configFile it fails with one line saying what to pass', () => {
+    expect(cdkJsonContext().configFile).toBeUndefined();
+    const result = synthApp({});
+    expect(result.status).toBe(1);
+    expect(result.stderr.trim()).toBe(
+      'No config file: pass -c configFile=config/<stage>.json (copy config/example.json and fill it in; see docs/seller-guide.md).',
+    );
+  });
+
+  it('refuses the shipped examples, naming each placeholder, unless allowExample is set', () => {
+    for (const example of ['config/example.json', 'config/example-contract-with-consumption.json']) {
+      const result = synthApp({ configFile: example });
+      expect(result.status).toBe(1);
+      expect(result.stderr).toContain(
+        `${example} still holds the example's placeholders, so it is not deployed:`,
+      );
+      expect(result.stderr).toMatch(/^marketplace\.productCode: ".+" is the example's; use your listing's$/m);
+      expect(result.stderr).toMatch(/^marketplace\.productId: ".+" is the example's/m);
+      expect(result.stderr).toMatch(/^plans\.byDimension\.basic: ".+" is the example's/m);
+      expect(result.stderr).toMatch(/^saasus\.signInUrl: .* reserved for examples/m);
+      expect(result.stderr).toContain('add -c allowExample=true');
+      expect(result.stderr).not.toContain('    at ');
+    }
+    const copied = synthApp({ configFile: writeConfig(exampleConfigInput()) });
+    expect(copied.status).toBe(1);
+    expect(copied.stderr).toContain('saasusEvents.eventSourceName: "aws.partner/saasus.io/00000000');
+  });
+
+  it("synthesizes an example with allowExample, and a seller's own config without it", () => {
+    const example = synthApp({ configFile: 'config/example.json', allowExample: 'true' });
+    expect(example.stderr).not.toContain('placeholders');
+    expect(example.status).toBe(0);
+    const own = synthApp({ configFile: writeConfig(sellersOwnConfig()) });
+    expect(own.stderr).not.toContain('placeholders');
+    expect(own.status).toBe(0);
+    expect(existsSync(join(own.outdir, 'MarketplaceBridge-dev.template.json'))).toBe(true);
+  }, 120_000);
+});
+
+describe('cdk synth with a bad config', () => {
+  const synthWith = (input: unknown) => synthApp({ configFile: writeConfig(input) });
 
   it.each([
     [
