@@ -43,6 +43,35 @@ export const meteringUnitSchema = z.strictObject({
   aggregation: z.enum(['sum', 'gauge'], { message: 'expected "sum" or "gauge"' }),
 });
 
+const domainName = z
+  .string()
+  .max(253)
+  .regex(
+    /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/,
+    'expected a lowercase DNS name such as signup.example.com',
+  );
+
+export const customDomainSchema = z.strictObject({
+  /** The host name buyers see, e.g. `signup.example.com`. */
+  domainName,
+  /** An ACM certificate for `domainName` in the stack's region (a regional API). */
+  certificateArn: z
+    .string()
+    .regex(
+      /^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[0-9a-f-]{36}$/,
+      'expected an ACM certificate ARN such as arn:aws:acm:us-east-1:111122223333:certificate/<uuid>',
+    ),
+  /** The Route 53 public hosted zone to create the alias record in; omit to create the DNS record yourself. */
+  hostedZone: z
+    .strictObject({
+      id: z
+        .string()
+        .regex(/^Z[A-Z0-9]{1,32}$/, 'expected a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ'),
+      name: domainName,
+    })
+    .optional(),
+});
+
 export const deploymentConfigSchema = z
   .strictObject({
     /** Short stage name used in resource names, e.g. `dev` or `prod`. */
@@ -168,6 +197,8 @@ export const deploymentConfigSchema = z
         disableDirectoryUsers: z.boolean().default(true),
       })
       .prefault({}),
+    /** The fulfillment URL on the seller's own domain (an API Gateway custom domain, TLS 1.2). */
+    customDomain: customDomainSchema.optional(),
     /** Email address subscribed to the alarm topic. */
     alarmEmail: z.email({ message: 'expected an email address' }).optional(),
   })
@@ -200,6 +231,22 @@ export const deploymentConfigSchema = z
         code: 'custom',
         path: ['metering', 'units'],
         message: 'pure contract pricing is never metered; use contract-with-consumption to meter usage',
+      });
+    }
+    const domain = config.customDomain;
+    const certificateRegion = domain?.certificateArn.split(':')[3];
+    if (domain && certificateRegion !== config.region) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['customDomain', 'certificateArn'],
+        message: `the certificate is in ${certificateRegion}; a regional API needs it in the stack's region, ${config.region}`,
+      });
+    }
+    if (domain?.hostedZone && !`.${domain.domainName}`.endsWith(`.${domain.hostedZone.name}`)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['customDomain', 'hostedZone', 'name'],
+        message: `${domain.domainName} is not in the hosted zone ${domain.hostedZone.name}`,
       });
     }
     const dimensions = new Set<string>();

@@ -8,6 +8,7 @@ import { Construct } from 'constructs';
 import type { DeploymentConfig } from '#shared/config';
 import type { Alarms } from './alarms.js';
 import { BridgeFunction } from './bridge-function.js';
+import { FulfillmentDomain } from './fulfillment-domain.js';
 import {
   acknowledgeMarketplaceWildcard,
   grantSecretRead,
@@ -124,7 +125,9 @@ export class SignUp extends Construct {
       'The sign-up function failed',
     );
 
-    this.fulfillmentUrl = stage.url;
+    this.fulfillmentUrl = config.customDomain
+      ? new FulfillmentDomain(this, 'Domain', { domain: config.customDomain, api: this.api, stage }).url
+      : stage.url;
     new CfnOutput(this, 'FulfillmentUrl', {
       value: this.fulfillmentUrl,
       description: 'Paste this into the AWS Marketplace Management Portal as the fulfillment URL',
