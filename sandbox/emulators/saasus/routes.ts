@@ -1,4 +1,5 @@
 import { badRequest } from './errors.js';
+import { integrationRoutes } from './integration.js';
 import type { SaasusState } from './state.js';
 
 /**
@@ -308,7 +309,10 @@ const splitPattern = (pattern: string) =>
     .filter(Boolean)
     .map((part) => (part.startsWith('{') ? { param: part.slice(1, -1) } : { literal: part }));
 
-const compiled = routes.map((route) => ({ route, parts: splitPattern(route.pattern) }));
+const compiled = [...routes, ...integrationRoutes].map((route) => ({
+  route,
+  parts: splitPattern(route.pattern),
+}));
 
 /**
  * The route for a method and path. When two templates fit (`units/date/{date}` and
