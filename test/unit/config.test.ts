@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { ConfigError, parseDeploymentConfig } from '#shared/config';
 import { bridgeConfigVariable, parseEnv } from '#shared/env';
-import { cdkJsonContext, exampleConfigInput } from '../support/config.js';
+import { cdkJsonContext, exampleConfigInput, sellersOwnConfigInput } from '../support/config.js';
 
 const parseError = (input: unknown): string => {
   try {
@@ -224,40 +224,6 @@ const writeConfig = (input: unknown) => {
   return file;
 };
 
-/** The example with a seller's own values in every placeholder. */
-const sellersOwnConfig = () => {
-  const input = exampleConfigInput() as unknown as Record<string, Record<string, unknown>> & {
-    plans: { byDimension: Record<string, string>; defaultPlanId?: string };
-  };
-  Object.assign(input.marketplace as object, {
-    productCode: 'a1b2c3d4e5f6g7h8i9j0k1l2m',
-    productId: 'prod-q7w8e9r0t1y2',
-  });
-  input.plans = {
-    byDimension: { basic: 'plan-basic-7f3a', pro: 'plan-pro-91bc' },
-    defaultPlanId: 'plan-basic-7f3a',
-  };
-  (input.idoperation as Record<string, unknown>).servicesByPlan = {
-    'plan-basic-7f3a': [1],
-    'plan-pro-91bc': [1, 2],
-  };
-  (input.idoperation as Record<string, unknown>).baseUrl = 'https://api.idoperation.jp/v1';
-  Object.assign(input.saasus as object, {
-    signInUrl: 'https://auth.nimbus-analytics.jp/sign-in',
-    backOfficeStaffEmail: 'backoffice@nimbus-analytics.jp',
-  });
-  input.saasusEvents = {
-    eventSourceName: 'aws.partner/saasus.io/4f1c2d3e-aaaa-bbbb-cccc-0123456789ab-1/event',
-  };
-  Object.assign(input.branding as object, {
-    supportEmail: 'support@nimbus-analytics.jp',
-    supportUrl: 'https://nimbus-analytics.jp/support',
-    termsUrl: 'https://nimbus-analytics.jp/terms',
-    privacyUrl: 'https://nimbus-analytics.jp/privacy',
-  });
-  return input;
-};
-
 describe('cdk synth guardrails', () => {
   it('has no default config: without -c configFile it fails with one line saying what to pass', () => {
     expect(cdkJsonContext().configFile).toBeUndefined();
@@ -291,7 +257,7 @@ describe('cdk synth guardrails', () => {
     const example = synthApp({ configFile: 'config/example.json', allowExample: 'true' });
     expect(example.stderr).not.toContain('placeholders');
     expect(example.status).toBe(0);
-    const own = synthApp({ configFile: writeConfig(sellersOwnConfig()) });
+    const own = synthApp({ configFile: writeConfig(sellersOwnConfigInput()) });
     expect(own.stderr).not.toContain('placeholders');
     expect(own.status).toBe(0);
     expect(existsSync(join(own.outdir, 'MarketplaceBridge-dev.template.json'))).toBe(true);
