@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { type App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { ConfigError, type DeploymentConfig, parseDeploymentConfig } from '#shared/config';
+import { unknownPageTextOverrides } from '#shared/signup/pages';
 import { MarketplaceBridgeStack } from './marketplace-bridge-stack.js';
 
 /** Reads and validates the deployment config file named by the `configFile` context. */
@@ -15,7 +16,13 @@ export const loadDeploymentConfig = (configFile: string): DeploymentConfig => {
       `Cannot read config file ${configFile}: ${error instanceof Error ? error.message : String(error)}`,
     );
   }
-  return parseDeploymentConfig(raw, `config file ${configFile}`);
+  const config = parseDeploymentConfig(raw, `config file ${configFile}`);
+  // The page texts live with the pages (above the config layer), so their keys are checked here.
+  const unknownTexts = unknownPageTextOverrides(config.branding);
+  if (unknownTexts.length > 0) {
+    throw new ConfigError(`Invalid config file ${configFile}:\n${unknownTexts.join('\n')}`);
+  }
+  return config;
 };
 
 /**

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { brandingSchema } from './branding.js';
 
 /**
  * The deployment configuration: everything a seller sets, validated once. `cdk synth` parses the
@@ -43,6 +44,35 @@ export const meteringUnitSchema = z.strictObject({
   dimension: nonEmpty('an AWS Marketplace dimension key'),
   /** `sum`: bill the hour's increase of the day's count; `gauge`: bill the level at the hour. */
   aggregation: z.enum(['sum', 'gauge'], { message: 'expected "sum" or "gauge"' }),
+});
+
+const domainName = z
+  .string()
+  .max(253)
+  .regex(
+    /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/,
+    'expected a lowercase DNS name such as signup.example.com',
+  );
+
+export const customDomainSchema = z.strictObject({
+  /** The host name buyers see, e.g. `signup.example.com`. */
+  domainName,
+  /** An ACM certificate for `domainName` in the stack's region (a regional API). */
+  certificateArn: z
+    .string()
+    .regex(
+      /^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[0-9a-f-]{36}$/,
+      'expected an ACM certificate ARN such as arn:aws:acm:us-east-1:111122223333:certificate/<uuid>',
+    ),
+  /** The Route 53 public hosted zone to create the alias record in; omit to create the DNS record yourself. */
+  hostedZone: z
+    .strictObject({
+      id: z
+        .string()
+        .regex(/^Z[A-Z0-9]{1,32}$/, 'expected a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ'),
+      name: domainName,
+    })
+    .optional(),
 });
 
 export const deploymentConfigSchema = z
@@ -121,6 +151,8 @@ export const deploymentConfigSchema = z
       /** Where "link to my existing account" sends the buyer to sign in; see the README. */
       linkSignInUrl: z.url({ message: 'expected the URL that starts the link sign-in' }).optional(),
     }),
+    /** The seller's brand on every buyer-facing page (see `branding.ts`). */
+    branding: brandingSchema,
     idoperation: z
       .strictObject({
         baseUrl: z.url({ message: 'expected the iDoperation API base URL' }),
@@ -168,6 +200,8 @@ export const deploymentConfigSchema = z
         disableDirectoryUsers: z.boolean().default(true),
       })
       .prefault({}),
+    /** The fulfillment URL on the seller's own domain (an API Gateway custom domain, TLS 1.2). */
+    customDomain: customDomainSchema.optional(),
     /** Email address subscribed to the alarm topic. */
     alarmEmail: z.email({ message: 'expected an email address' }).optional(),
   })
@@ -200,6 +234,22 @@ export const deploymentConfigSchema = z
         code: 'custom',
         path: ['metering', 'units'],
         message: 'pure contract pricing is never metered; use contract-with-consumption to meter usage',
+      });
+    }
+    const domain = config.customDomain;
+    const certificateRegion = domain?.certificateArn.split(':')[3];
+    if (domain && certificateRegion !== config.region) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['customDomain', 'certificateArn'],
+        message: `the certificate is in ${certificateRegion}; a regional API needs it in the stack's region, ${config.region}`,
+      });
+    }
+    if (domain?.hostedZone && !`.${domain.domainName}`.endsWith(`.${domain.hostedZone.name}`)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['customDomain', 'hostedZone', 'name'],
+        message: `${domain.domainName} is not in the hosted zone ${domain.hostedZone.name}`,
       });
     }
     const dimensions = new Set<string>();
@@ -238,22 +288,61 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
-/** Formats zod issues as one line per field: `plans.byDimension.pro: dimension "pro" is mapped to no plan`. */
-export const describeIssues = (error: z.ZodError): string =>
-  error.issues
-    .map((issue) => {
-      const path = issue.path.length > 0 ? issue.path.join('.') : '(root)';
+/** Unknown field → the missing field it most likely meant (same letters ignoring case, `-` and `_`). */
+const misspelt = (unknown: string, missing: readonly string[]) => {
+  const squash = (key: string) => key.toLowerCase().replace(/[-_]/g, '');
+  return missing.find((key) => squash(key) === squash(unknown));
+};
+
+/**
+ * Formats zod issues as one line per mistake: `plans.byDimension.pro: dimension "pro" is mapped to
+ * no plan`. A missing field says `required`; a misspelt one is one line naming both spellings.
+ */
+export const describeIssues = (error: z.ZodError): string => {
+  const isMissing = (issue: z.core.$ZodIssue) => 'input' in issue && issue.input === undefined;
+  const pathOf = (path: readonly PropertyKey[]) => (path.length > 0 ? path.join('.') : '(root)');
+  const missingByParent = new Map<string, string[]>();
+  for (const issue of error.issues) {
+    if (!isMissing(issue) || issue.path.length === 0) continue;
+    const parent = pathOf(issue.path.slice(0, -1));
+    missingByParent.set(parent, [...(missingByParent.get(parent) ?? []), String(issue.path.at(-1))]);
+  }
+  const joined = (parent: readonly PropertyKey[], key: string) =>
+    parent.length > 0 ? `${pathOf(parent)}.${key}` : key;
+  const misspellings = new Map<string, string>();
+  const explainedKeys = new Set<string>();
+  for (const issue of error.issues) {
+    if (issue.code !== 'unrecognized_keys') continue;
+    for (const key of issue.keys) {
+      const meant = misspelt(key, missingByParent.get(pathOf(issue.path)) ?? []);
+      if (!meant) continue;
+      misspellings.set(joined(issue.path, meant), key);
+      explainedKeys.add(joined(issue.path, key));
+    }
+  }
+  return error.issues
+    .flatMap((issue) => {
+      const path = pathOf(issue.path);
       if (issue.code === 'unrecognized_keys') {
+        const unknown = issue.keys.filter((key) => !explainedKeys.has(joined(issue.path, key)));
+        if (unknown.length === 0) return [];
         const where = issue.path.length > 0 ? `${path}: ` : '';
-        return `${where}unknown field(s) ${issue.keys.map((key) => `"${key}"`).join(', ')} (check the spelling)`;
+        return [
+          `${where}unknown field(s) ${unknown.map((key) => `"${key}"`).join(', ')} (check the spelling)`,
+        ];
       }
-      return `${path}: ${issue.message}`;
+      if (!isMissing(issue)) return [`${path}: ${issue.message}`];
+      const found = misspellings.get(path);
+      return [
+        found ? `${path}: required, found "${found}" instead (check the spelling)` : `${path}: required`,
+      ];
     })
     .join('\n');
+};
 
 /** Parses a deployment config, throwing one readable ConfigError naming every bad field. */
 export const parseDeploymentConfig = (input: unknown, source = 'config'): DeploymentConfig => {
-  const result = deploymentConfigSchema.safeParse(input);
+  const result = deploymentConfigSchema.safeParse(input, { reportInput: true });
   if (!result.success) {
     throw new ConfigError(`Invalid ${source}:\n${describeIssues(result.error)}`);
   }

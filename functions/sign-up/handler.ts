@@ -74,4 +74,4 @@ const app = createSignUpApp({
 export const handler = middy((event: APIGatewayProxyEventV2) => app.handle(event))
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics))
-  .use(securityHeaders());
+  .use(securityHeaders(config.branding));

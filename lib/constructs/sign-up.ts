@@ -11,6 +11,7 @@ import { provisioningMetrics } from '#shared/signup/provisioning';
 import type { Alarms } from './alarms.js';
 import { BridgeFunction, METRICS_NAMESPACE } from './bridge-function.js';
 import { grantDataAccess } from './data-access.js';
+import { FulfillmentDomain } from './fulfillment-domain.js';
 import { acknowledgeMarketplaceWildcard, grantSecretRead, runtimeEnvironment } from './runtime.js';
 import type { State } from './state.js';
 
@@ -130,7 +131,9 @@ export class SignUp extends Construct {
     );
     props.alarms.onFunctionErrors('SignUpFunctionErrors', this.function, 'The sign-up function failed');
 
-    this.fulfillmentUrl = stage.url;
+    this.fulfillmentUrl = config.customDomain
+      ? new FulfillmentDomain(this, 'Domain', { domain: config.customDomain, api: this.api, stage }).url
+      : stage.url;
     new CfnOutput(this, 'FulfillmentUrl', {
       value: this.fulfillmentUrl,
       description: 'Paste this into the AWS Marketplace Management Portal as the fulfillment URL',

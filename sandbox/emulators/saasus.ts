@@ -121,6 +121,8 @@ export interface SaasusEmulatorReadState {
   /** A unit's count for a day (`YYYY-MM-DD` in the metering time zone). */
   meteringDateCount(tenantId: string, unitName: string, date: string): number;
   partnerEvents(): SaasusPartnerEvent[];
+  /** The partner event source SaaSus created after EventBridge settings were saved (none before). */
+  partnerEventSources(): { name: string; account: string; region: string }[];
   requests(): RecordedRequest[];
   /** How many requests reached an operation (faulted and failed ones included). */
   callCount(operation: string): number;
@@ -359,6 +361,12 @@ export const startSaasusEmulator = async (options: SaasusEmulatorOptions): Promi
     meteringDateCount: (tenantId, unitName, date) =>
       Number(state.meteringDateCount(tenantId, unitName, date).count),
     partnerEvents: () => structuredClone(events),
+    partnerEventSources: () => {
+      const settings = state.integration.settings;
+      return settings
+        ? [{ name: envelope.source, account: settings.aws_account_id, region: settings.aws_region }]
+        : [];
+    },
     requests: () => requests.map((entry) => ({ ...entry })),
     callCount: (operation) => requests.filter((entry) => entry.operation === operation).length,
   };

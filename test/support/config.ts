@@ -14,3 +14,37 @@ export const exampleConfig = (): DeploymentConfig => parseDeploymentConfig(examp
 /** The `context` of cdk.json, so test Apps see the feature flags `cdk synth` uses. */
 export const cdkJsonContext = (): Record<string, unknown> =>
   (JSON.parse(readFileSync('cdk.json', 'utf8')) as { context: Record<string, unknown> }).context;
+
+/** The example with a seller's own values in every placeholder. */
+export const sellersOwnConfigInput = (): Record<string, unknown> => {
+  const input = exampleConfigInput() as unknown as Record<string, Record<string, unknown>> & {
+    plans: { byDimension: Record<string, string>; defaultPlanId?: string };
+  };
+  Object.assign(input.marketplace as object, {
+    productCode: 'a1b2c3d4e5f6g7h8i9j0k1l2m',
+    productId: 'prod-q7w8e9r0t1y2',
+  });
+  input.plans = {
+    byDimension: { basic: 'plan-basic-7f3a', pro: 'plan-pro-91bc' },
+    defaultPlanId: 'plan-basic-7f3a',
+  };
+  (input.idoperation as Record<string, unknown>).servicesByPlan = {
+    'plan-basic-7f3a': [1],
+    'plan-pro-91bc': [1, 2],
+  };
+  (input.idoperation as Record<string, unknown>).baseUrl = 'https://api.idoperation.jp/v1';
+  Object.assign(input.saasus as object, {
+    signInUrl: 'https://auth.nimbus-analytics.jp/sign-in',
+    backOfficeStaffEmail: 'backoffice@nimbus-analytics.jp',
+  });
+  input.saasusEvents = {
+    eventSourceName: 'aws.partner/saasus.io/4f1c2d3e-aaaa-bbbb-cccc-0123456789ab-1/event',
+  };
+  Object.assign(input.branding as object, {
+    supportEmail: 'support@nimbus-analytics.jp',
+    supportUrl: 'https://nimbus-analytics.jp/support',
+    termsUrl: 'https://nimbus-analytics.jp/terms',
+    privacyUrl: 'https://nimbus-analytics.jp/privacy',
+  });
+  return input;
+};

@@ -1,12 +1,12 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { ConfigError, parseDeploymentConfig } from '#shared/config';
 import { bridgeConfigVariable, parseEnv } from '#shared/env';
-import { exampleConfigInput } from '../support/config.js';
+import { cdkJsonContext, exampleConfigInput, sellersOwnConfigInput } from '../support/config.js';
 
 const parseError = (input: unknown): string => {
   try {
@@ -48,9 +48,32 @@ describe('deployment config', () => {
     const saasus = input.saasus as Record<string, unknown>;
     saasus.secretname = saasus.secretName;
     delete saasus.secretName;
-    const message = parseError(input);
-    expect(message).toContain('saasus: unknown field(s) "secretname" (check the spelling)');
-    expect(message).toContain('saasus.secretName:');
+    // One mistake, one line: the unknown spelling and the missing field are the same mistake.
+    expect(parseError(input)).toBe(
+      'Invalid config:\nsaasus.secretName: required, found "secretname" instead (check the spelling)',
+    );
+    (input.saasus as Record<string, unknown>).secretNam = 'x';
+    expect(parseError(input)).toBe(
+      'Invalid config:\nsaasus.secretName: required, found "secretname" instead (check the spelling)\n' +
+        'saasus: unknown field(s) "secretNam" (check the spelling)',
+    );
+  });
+
+  it('says "required" for each missing field, one line each', () => {
+    const input = exampleConfigInput() as unknown as Record<string, Record<string, unknown>>;
+    delete input.stage;
+    delete input.marketplace?.productCode;
+    delete input.marketplace?.pricingModel;
+    delete input.saasus?.envId;
+    delete input.branding;
+    expect(parseError(input).split('\n')).toEqual([
+      'Invalid config:',
+      'stage: required',
+      'marketplace.productCode: required',
+      'marketplace.pricingModel: required',
+      'saasus.envId: required',
+      'branding: required',
+    ]);
   });
 
   it('rejects a dimension mapped to no plan', () => {
@@ -98,6 +121,69 @@ describe('deployment config', () => {
   });
 });
 
+describe('branding config', () => {
+  const withBranding = (changes: Record<string, unknown>) => {
+    const input = exampleConfigInput() as Record<string, unknown>;
+    input.branding = { ...(input.branding as object), ...changes };
+    for (const [key, value] of Object.entries(changes)) {
+      if (value === undefined) delete (input.branding as Record<string, unknown>)[key];
+    }
+    return input;
+  };
+
+  it('fills the accent colour and the AWS Marketplace link by default', () => {
+    const config = parseDeploymentConfig(withBranding({ accentColor: undefined }));
+    expect(config.branding.accentColor).toBe('#0b5cad');
+    expect(config.branding.marketplaceUrl).toBe(
+      'https://console.aws.amazon.com/marketplace/home#/subscriptions',
+    );
+  });
+
+  it.each([
+    [
+      { logoUrl: 'http://cdn.example.com/logo.png', logoSvg: undefined },
+      'branding.logoUrl: expected the logo URL as an https:// URL',
+    ],
+    [
+      { logoUrl: 'javascript:alert(1)', logoSvg: undefined },
+      'branding.logoUrl: expected the logo URL as an https:// URL',
+    ],
+    [
+      { logoUrl: "https://cdn.example.com/a.png; script-src 'unsafe-inline'", logoSvg: undefined },
+      'branding.logoUrl: expected the logo URL without spaces',
+    ],
+    [{ logoUrl: 'https://cdn.example.com/logo.png' }, 'branding.logoSvg: set logoUrl or logoSvg, not both'],
+    [
+      { logoSvg: '<svg><script>alert(1)</script></svg>' },
+      'branding.logoSvg: an SVG logo must not contain scripts',
+    ],
+    [{ logoSvg: '<svg onload="alert(1)"></svg>' }, 'branding.logoSvg: an SVG logo must not contain scripts'],
+    [{ logoSvg: '<img src=x>' }, 'branding.logoSvg: expected an inline SVG document'],
+    [{ accentColor: 'teal' }, 'branding.accentColor: expected a hex colour such as #0b5cad'],
+    [{ accentColor: '#12345' }, 'branding.accentColor: expected a hex colour'],
+    [
+      { productName: 'x'.repeat(81) },
+      'branding.productName: expected the product name of at most 80 characters',
+    ],
+    [{ sellerName: '  ' }, 'branding.sellerName: expected the seller name, got an empty string'],
+    [
+      { termsUrl: 'ftp://example.com/terms' },
+      'branding.termsUrl: expected the terms of service URL as an https:// URL',
+    ],
+    [{ supportEmail: 'nobody' }, 'branding.supportEmail: expected the support email address'],
+    [
+      { supportEmail: undefined, supportUrl: undefined },
+      'branding.supportUrl: required: a supportUrl or a supportEmail',
+    ],
+    [{ text: { en: { title: '' } } }, 'branding.text.en.title: expected a text, got an empty string'],
+    [{ text: { fr: {} } }, 'branding.text: unknown field(s) "fr"'],
+  ])('rejects %o', (changes, expected) => {
+    const message = parseError(withBranding(changes));
+    expect(message).toContain(expected);
+    expect(message.split('\n')).toHaveLength(2); // one line per mistake
+  });
+});
+
 describe('function environment', () => {
   const schema = z.object({ TABLE_NAME: z.string().min(1), BRIDGE_CONFIG: bridgeConfigVariable });
 
@@ -118,20 +204,68 @@ describe('function environment', () => {
   });
 });
 
+/** Runs `bin/app.ts` as `cdk synth` would, with the given context (bundling skipped). */
+const synthApp = (context: Record<string, unknown>) => {
+  const dir = mkdtempSync(join(tmpdir(), 'bridge-config-'));
+  const result = spawnSync(process.execPath, ['--import', 'tsx', 'bin/app.ts'], {
+    encoding: 'utf8',
+    env: {
+      ...process.env,
+      CDK_OUTDIR: join(dir, 'cdk.out'),
+      CDK_CONTEXT_JSON: JSON.stringify({ ...context, 'aws:cdk:bundling-stacks': [] }),
+    },
+  });
+  return { ...result, outdir: join(dir, 'cdk.out') };
+};
+
+const writeConfig = (input: unknown) => {
+  const file = join(mkdtempSync(join(tmpdir(), 'bridge-config-')), 'config.json');
+  writeFileSync(file, JSON.stringify(input));
+  return file;
+};
+
+describe('cdk synth guardrails', () => {
+  it('has no default config: without -c configFile it fails with one line saying what to pass', () => {
+    expect(cdkJsonContext().configFile).toBeUndefined();
+    const result = synthApp({});
+    expect(result.status).toBe(1);
+    expect(result.stderr.trim()).toBe(
+      'No config file: pass -c configFile=config/<stage>.json (copy config/example.json and fill it in; see docs/seller-guide.md).',
+    );
+  });
+
+  it('refuses the shipped examples, naming each placeholder, unless allowExample is set', () => {
+    for (const example of ['config/example.json', 'config/example-contract-with-consumption.json']) {
+      const result = synthApp({ configFile: example });
+      expect(result.status).toBe(1);
+      expect(result.stderr).toContain(
+        `${example} still holds the example's placeholders, so it is not deployed:`,
+      );
+      expect(result.stderr).toMatch(/^marketplace\.productCode: ".+" is the example's; use your listing's$/m);
+      expect(result.stderr).toMatch(/^marketplace\.productId: ".+" is the example's/m);
+      expect(result.stderr).toMatch(/^plans\.byDimension\.basic: ".+" is the example's/m);
+      expect(result.stderr).toMatch(/^saasus\.signInUrl: .* reserved for examples/m);
+      expect(result.stderr).toContain('add -c allowExample=true');
+      expect(result.stderr).not.toContain('    at ');
+    }
+    const copied = synthApp({ configFile: writeConfig(exampleConfigInput()) });
+    expect(copied.status).toBe(1);
+    expect(copied.stderr).toContain('saasusEvents.eventSourceName: "aws.partner/saasus.io/00000000');
+  });
+
+  it("synthesizes an example with allowExample, and a seller's own config without it", () => {
+    const example = synthApp({ configFile: 'config/example.json', allowExample: 'true' });
+    expect(example.stderr).not.toContain('placeholders');
+    expect(example.status).toBe(0);
+    const own = synthApp({ configFile: writeConfig(sellersOwnConfigInput()) });
+    expect(own.stderr).not.toContain('placeholders');
+    expect(own.status).toBe(0);
+    expect(existsSync(join(own.outdir, 'MarketplaceBridge-dev.template.json'))).toBe(true);
+  }, 120_000);
+});
+
 describe('cdk synth with a bad config', () => {
-  const synthWith = (input: unknown) => {
-    const dir = mkdtempSync(join(tmpdir(), 'bridge-config-'));
-    const file = join(dir, 'config.json');
-    writeFileSync(file, JSON.stringify(input));
-    return spawnSync(process.execPath, ['--import', 'tsx', 'bin/app.ts'], {
-      encoding: 'utf8',
-      env: {
-        ...process.env,
-        CDK_OUTDIR: join(dir, 'cdk.out'),
-        CDK_CONTEXT_JSON: JSON.stringify({ configFile: file, 'aws:cdk:bundling-stacks': [] }),
-      },
-    });
-  };
+  const synthWith = (input: unknown) => synthApp({ configFile: writeConfig(input) });
 
   it.each([
     [

@@ -1,14 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { administeredTenants, type LinkableTenant } from '#shared/signup/app';
-import {
-  errorPage,
-  escapeHtml,
-  finishPage,
-  languageFrom,
-  registrationPage,
-  tenantChoicePage,
-  validateRegistrationForm,
-} from '#shared/signup/pages';
+import { createPages, escapeHtml, languageFrom, validateRegistrationForm } from '#shared/signup/pages';
 import { FormRequestError, parseFormBody, parseFulfillmentRequest } from '#shared/signup/request';
 import {
   createSessionSealer,
@@ -17,8 +9,10 @@ import {
   SessionError,
   sessionCookie,
 } from '#shared/signup/session';
+import { exampleConfig } from '../support/config.js';
 
 const secret = 'k'.repeat(48);
+const { errorPage, finishPage, registrationPage, tenantChoicePage } = createPages(exampleConfig().branding);
 
 describe('registration session', () => {
   it('round-trips a sealed session that does not reveal its contents', () => {

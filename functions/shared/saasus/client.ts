@@ -19,8 +19,11 @@ import {
   createSaasUserInputSchema,
   createTenantUserInputSchema,
   type Env,
+  type EventBridgeSettings,
   envsSchema,
   errorBodySchema,
+  eventBridgeSettingsInputSchema,
+  eventBridgeSettingsSchema,
   type MeteringCountUpdate,
   type MeteringUnitDateCount,
   type MeteringUnitTimestampCount,
@@ -167,6 +170,13 @@ export interface SaasusClient {
   getCredentials(code: string, options?: CallOptions): Promise<AuthCredentials>;
   /** The signed-in user, their tenants, envs and roles. The API takes the user's ID token. */
   getUserInfo(idToken: string, options?: UserInfoCallOptions): Promise<UserInfo>;
+
+  /** The account and region SaaSus sends partner events to; undefined when none is set (404 or empty). */
+  getEventBridgeSettings(options?: CallOptions): Promise<EventBridgeSettings | undefined>;
+  /** Points SaaSus's partner event source at an account and region (SaaSus creates the source there). */
+  saveEventBridgeSettings(settings: EventBridgeSettings, options?: CallOptions): Promise<void>;
+  /** Asks SaaSus to send a test event through the partner event source ("Test EventBridge Connection"). */
+  sendEventBridgeTestEvent(options?: CallOptions): Promise<void>;
 }
 
 type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -571,5 +581,31 @@ export const createSaasusClient = (options: SaasusClientOptions): SaasusClient =
         callOptions,
       );
     },
+
+    getEventBridgeSettings: async (callOptions) => {
+      try {
+        const settings = await call(
+          { method: 'GET', path: '/v1/integration/eventbridge/info', response: eventBridgeSettingsSchema },
+          callOptions,
+        );
+        return settings.aws_account_id && settings.aws_region
+          ? eventBridgeSettingsInputSchema.parse(settings)
+          : undefined;
+      } catch (error) {
+        if (error instanceof SaasusApiError && error.status === 404) return undefined;
+        throw error;
+      }
+    },
+    saveEventBridgeSettings: async (settings, callOptions) =>
+      call(
+        {
+          method: 'PUT',
+          path: '/v1/integration/eventbridge/info',
+          body: validInput(eventBridgeSettingsInputSchema, settings, 'EventBridge settings'),
+        },
+        callOptions,
+      ),
+    sendEventBridgeTestEvent: async (callOptions) =>
+      call({ method: 'POST', path: '/v1/integration/eventbridge/test-event' }, callOptions),
   };
 };

@@ -329,3 +329,14 @@ export type CreateSaasUserInput = LoginIdentity & { password?: string };
 /** The SaaS user to add, by `email` or `sign_in_id`; `attributes` are user attributes (default `{}`). */
 export type CreateTenantUserInput = LoginIdentity & { attributes?: Record<string, unknown> };
 export type MeteringCountUpdate = z.input<typeof meteringCountUpdateSchema>;
+
+/** Integration API: where SaaSus sends its partner events (`GET/PUT /v1/integration/eventbridge/info`). */
+export const eventBridgeSettingsSchema = z.object({
+  aws_account_id: z.union([z.string(), z.number()]).transform(String),
+  aws_region: z.string(),
+});
+export const eventBridgeSettingsInputSchema = z.strictObject({
+  aws_account_id: z.string().regex(/^\d{12}$/, 'expected a 12-digit AWS account id'),
+  aws_region: z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, 'expected an AWS region such as us-east-1'),
+});
+export type EventBridgeSettings = z.output<typeof eventBridgeSettingsInputSchema>;

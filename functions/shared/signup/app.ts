@@ -9,13 +9,10 @@ import { SaasusApiError } from '../saasus/errors.js';
 import type { LicenseStore } from '../store/licenses.js';
 import type { SignUpClaims } from '../store/sign-up-claims.js';
 import {
+  createPages,
   type ErrorPageKind,
-  errorPage,
-  finishPage,
   type Language,
   languageFrom,
-  registrationPage,
-  tenantChoicePage,
   validateRegistrationForm,
 } from './pages.js';
 import {
@@ -124,6 +121,8 @@ export const createSignUpApp = (deps: SignUpAppDependencies) => {
   const { config, store, logger } = deps;
   const base = deps.basePath ?? '';
   const ttl = deps.sessionTtlSeconds ?? 30 * 60;
+  // Every page carries the seller's brand (the handler's CSP lets exactly the brand's logo load).
+  const { registrationPage, finishPage, tenantChoicePage, errorPage } = createPages(config.branding);
 
   const openSession = async (event: APIGatewayProxyEventV2): Promise<RegistrationSession> => {
     const cookies = event.cookies ?? (event.headers.cookie ? [event.headers.cookie] : []);

@@ -1,9 +1,23 @@
 import * as z from 'zod';
+import type { Branding } from '../branding.js';
+import {
+  accentStyles,
+  logoSource,
+  supportHref,
+  type TextCatalogue,
+  type Texts,
+  textKeys,
+  unknownTextOverrides,
+  withOverrides,
+} from './brand.js';
 
 /**
  * The server-rendered pages of the sign-up flow, in Japanese and English. No front-end
  * framework: plain HTML with a small inline stylesheet that reads well on a phone. Every value
- * that reaches a page goes through `escapeHtml`.
+ * that reaches a page goes through `escapeHtml`. Every page is built by `layout`, which frames it
+ * with the seller's brand (header, footer with support and AWS Marketplace links) and takes its
+ * texts from `pageText`, where the seller's overrides apply: a page function takes the `Branding`
+ * and `createPages` binds it once, so the app cannot render an unbranded page.
  */
 
 export type Language = 'ja' | 'en';
@@ -66,6 +80,13 @@ const text = {
     signedInAs: 'Signed in as',
     linkConfirm:
       'I want to attach the AWS Marketplace subscription of AWS account {account} to the account selected above.',
+    support: 'Contact support',
+    terms: 'Terms of service',
+    privacy: 'Privacy policy',
+    marketplace: 'Return to AWS Marketplace',
+    byline: 'by',
+    billedThrough: 'Billed through AWS Marketplace.',
+    errorHelp: 'If this keeps happening, contact support.',
     errors: {
       'bad-request': ['We could not read this request', 'Please start again from AWS Marketplace.'],
       'token-invalid': [
@@ -147,6 +168,13 @@ const text = {
     signedInAs: 'サインイン中のユーザー',
     linkConfirm:
       'AWS アカウント {account} の AWS Marketplace サブスクリプションを、上で選んだアカウントに紐付けます。',
+    support: 'サポートに問い合わせる',
+    terms: '利用規約',
+    privacy: 'プライバシーポリシー',
+    marketplace: 'AWS Marketplace に戻る',
+    byline: '提供:',
+    billedThrough: 'ご利用料金は AWS Marketplace を通じて請求されます。',
+    errorHelp: '解決しない場合は、サポートにお問い合わせください。',
     errors: {
       'bad-request': ['リクエストを読み取れませんでした', 'AWS Marketplace からもう一度お試しください。'],
       'token-invalid': [
@@ -212,7 +240,7 @@ const text = {
       invalidCharacters: '制御文字を含めないでください。',
     },
   },
-} as const;
+} as const satisfies Record<Language, TextCatalogue>;
 
 export type ErrorPageKind = keyof (typeof text)['en']['errors'];
 type FieldMessageKey = keyof (typeof text)['en']['field'];
@@ -262,29 +290,91 @@ export const validateRegistrationForm = (
   return { ok: false, errors };
 };
 
-const layout = (lang: Language, title: string, body: string): string => `<!doctype html>
+type PageText = Texts<(typeof text)['en']>;
+
+const mergedTexts = new WeakMap<Branding, Record<Language, PageText>>();
+
+/** The page texts in a language, with the seller's overrides (`branding.text`) applied. */
+export const pageText = (lang: Language, brand: Branding): PageText => {
+  let texts = mergedTexts.get(brand);
+  if (!texts) {
+    texts = {
+      en: withOverrides(text.en, brand.text?.en) as PageText,
+      ja: withOverrides(text.ja, brand.text?.ja) as PageText,
+    };
+    mergedTexts.set(brand, texts);
+  }
+  return texts[lang];
+};
+
+/** Every key a seller can override (`branding.text.<lang>.<key>`). */
+export const pageTextKeys = (): string[] => textKeys(text.en);
+
+/** Override keys no page uses, one config issue line each (the synth check). */
+export const unknownPageTextOverrides = (brand: Branding): string[] => unknownTextOverrides(brand, text.en);
+
+const brandHeader = (brand: Branding, t: PageText) => {
+  const logo = logoSource(brand);
+  return `<header class="brand"><div class="brand-inner">${
+    logo ? `<img class="logo" src="${escapeHtml(logo)}" alt="" width="40" height="40">` : ''
+  }<div><div class="product">${escapeHtml(brand.productName)}</div><div class="seller">${escapeHtml(t.byline)} ${escapeHtml(brand.sellerName)}</div></div></div></header>`;
+};
+
+const brandFooter = (brand: Branding, t: PageText) => {
+  const links: [string, string, string][] = [
+    ['support', supportHref(brand), t.support],
+    ...(brand.termsUrl ? [['terms', brand.termsUrl, t.terms] as [string, string, string]] : []),
+    ...(brand.privacyUrl ? [['privacy', brand.privacyUrl, t.privacy] as [string, string, string]] : []),
+    ['marketplace', brand.marketplaceUrl, t.marketplace],
+  ];
+  return `<footer><nav>${links
+    .map(
+      ([name, href, label]) =>
+        `<a data-link="${name}" href="${escapeHtml(href)}" rel="noopener noreferrer">${escapeHtml(label)}</a>`,
+    )
+    .join('<span aria-hidden="true"> · </span>')}</nav>
+<p>© ${escapeHtml(brand.sellerName)} · ${escapeHtml(t.billedThrough)}</p></footer>`;
+};
+
+const layout = (lang: Language, brand: Branding, title: string, body: string): string => {
+  const t = pageText(lang, brand);
+  return `<!doctype html>
 <html lang="${lang}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
-<title>${escapeHtml(title)}</title>
+<title>${escapeHtml(title)} · ${escapeHtml(brand.productName)}</title>
 <style>
-*{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI","Hiragino Sans","Noto Sans JP",sans-serif;background:#f4f6f8;color:#1d2630}
-main{max-width:34rem;margin:0 auto;padding:2rem 1.25rem}.card{background:#fff;border-radius:12px;padding:1.5rem;box-shadow:0 1px 3px rgba(0,0,0,.08)}
-h1{font-size:1.4rem;margin:0 0 .75rem}label{display:block;font-weight:600;margin:1rem 0 .25rem}
+${accentStyles(brand.accentColor)}
+*{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI","Hiragino Sans","Noto Sans JP",sans-serif;background:#f4f6f8;color:#1d2630;display:flex;flex-direction:column;min-height:100vh}
+header.brand{background:#fff;border-top:4px solid var(--accent);box-shadow:0 1px 2px rgba(0,0,0,.06)}
+.brand-inner{max-width:34rem;margin:0 auto;padding:.9rem 1.25rem;display:flex;align-items:center;gap:.75rem}
+.logo{width:40px;height:40px;object-fit:contain;flex:none}.product{font-weight:700;font-size:1.1rem;line-height:1.2}.seller{color:#5a6773;font-size:.85rem}
+main{flex:1;width:100%;max-width:34rem;margin:0 auto;padding:2rem 1.25rem}.card{background:#fff;border-radius:12px;padding:1.5rem;box-shadow:0 1px 3px rgba(0,0,0,.08)}
+h1{font-size:1.4rem;margin:0 0 .75rem}label{display:block;font-weight:600;margin:1rem 0 .25rem}a{color:var(--link)}
 input[type=text],input[type=email]{width:100%;padding:.7rem;border:1px solid #b8c2cc;border-radius:8px;font:inherit}
+input:focus-visible,button:focus-visible,a:focus-visible{outline:3px solid var(--accent);outline-offset:2px}
 input[aria-invalid=true]{border-color:#c62828}.error{color:#c62828;font-size:.9rem;margin:.25rem 0 0}
-button,.button{display:inline-block;margin-top:1.25rem;padding:.75rem 1.25rem;border:0;border-radius:8px;background:#0b5cad;color:#fff;font:inherit;font-weight:600;text-decoration:none;cursor:pointer}
+button,.button{display:inline-block;margin-top:1.25rem;padding:.75rem 1.25rem;border:0;border-radius:8px;background:var(--accent);color:var(--on-accent);font:inherit;font-weight:600;text-decoration:none;cursor:pointer}
+.button.secondary{background:#fff;color:#1d2630;border:1px solid #b8c2cc}.actions{display:flex;flex-wrap:wrap;gap:0 .75rem}
 .muted{color:#5a6773;font-size:.95rem}ul.tenants{list-style:none;padding:0}ul.tenants li{margin:.5rem 0}
 .account{background:#eef3f8;border-radius:8px;padding:.75rem}label.choice{display:flex;gap:.5rem;align-items:flex-start;font-weight:400;margin:0}
+footer{max-width:44rem;width:100%;margin:0 auto;padding:0 1.25rem 2rem;color:#5a6773;font-size:.85rem;text-align:center}
+footer nav{display:flex;flex-wrap:wrap;justify-content:center;gap:.25rem .5rem}footer p{margin:.5rem 0 0}
 </style>
 </head>
-<body><main><div class="card">${body}</div></main></body>
+<body>
+${brandHeader(brand, t)}
+<main><div class="card">${body}</div></main>
+${brandFooter(brand, t)}
+</body>
 </html>`;
+};
 
 export interface RegistrationPageInput {
   lang: Language;
+  brand: Branding;
   /** Path prefix of the sign-up routes ('' behind API Gateway). */
   basePath?: string;
   csrfToken: string;
@@ -297,14 +387,14 @@ export interface RegistrationPageInput {
 }
 
 /** "AWS account of this subscription: 123456789012", with what to do if it is not yours. */
-const awsAccountNotice = (lang: Language, awsAccountId: string | undefined): string => {
+const awsAccountNotice = (t: PageText, awsAccountId: string | undefined): string => {
   if (!awsAccountId) return '';
-  const t = text[lang];
   return `<p class="account">${escapeHtml(t.awsAccount)}: <strong>${escapeHtml(awsAccountId)}</strong><br><span class="muted">${escapeHtml(t.awsAccountHint)}</span></p>`;
 };
 
 export const registrationPage = ({
   lang,
+  brand,
   basePath = '',
   csrfToken,
   values = {},
@@ -312,7 +402,7 @@ export const registrationPage = ({
   linkUrl,
   awsAccountId,
 }: RegistrationPageInput) => {
-  const t = text[lang];
+  const t = pageText(lang, brand);
   const field = (name: keyof RegistrationForm, type: 'text' | 'email', autocomplete: string) => {
     const error = errors[name];
     return `<label for="${name}">${escapeHtml(t[name])}</label>
@@ -322,10 +412,11 @@ export const registrationPage = ({
   };
   return layout(
     lang,
+    brand,
     t.title,
     `<h1>${escapeHtml(t.title)}</h1>
 <p class="muted">${escapeHtml(t.intro)}</p>
-${awsAccountNotice(lang, awsAccountId)}
+${awsAccountNotice(t, awsAccountId)}
 <form method="post" action="${escapeHtml(`${basePath}/register`)}" novalidate>
 <input type="hidden" name="csrf" value="${escapeHtml(csrfToken)}">
 ${field('tenantName', 'text', 'organization')}
@@ -342,14 +433,16 @@ ${field('adminName', 'text', 'name')}
 
 export const finishPage = ({
   lang,
+  brand,
   outcome,
   signInUrl,
 }: {
   lang: Language;
+  brand: Branding;
   outcome: 'ready' | 'preparing' | 'linked';
   signInUrl: string;
 }) => {
-  const t = text[lang];
+  const t = pageText(lang, brand);
   const outcomes: Record<typeof outcome, readonly [string, string]> = {
     ready: [t.readyTitle, t.readyBody],
     preparing: [t.preparingTitle, t.preparingBody],
@@ -358,6 +451,7 @@ export const finishPage = ({
   const [title, body] = outcomes[outcome];
   return layout(
     lang,
+    brand,
     title,
     `<h1>${escapeHtml(title)}</h1>
 <p>${escapeHtml(body)}</p>
@@ -367,6 +461,7 @@ export const finishPage = ({
 
 export const tenantChoicePage = ({
   lang,
+  brand,
   basePath = '',
   csrfToken,
   tenants,
@@ -374,6 +469,7 @@ export const tenantChoicePage = ({
   awsAccountId,
 }: {
   lang: Language;
+  brand: Branding;
   basePath?: string;
   csrfToken: string;
   tenants: readonly { id: string; name: string }[];
@@ -382,7 +478,7 @@ export const tenantChoicePage = ({
   /** The AWS account whose subscription is being linked. */
   awsAccountId?: string | undefined;
 }) => {
-  const t = text[lang];
+  const t = pageText(lang, brand);
   const items = tenants
     .map(
       (tenant, index) =>
@@ -394,10 +490,11 @@ export const tenantChoicePage = ({
   const [before, after] = t.linkConfirm.split('{account}');
   return layout(
     lang,
+    brand,
     t.chooseTenantTitle,
     `<h1>${escapeHtml(t.chooseTenantTitle)}</h1>
 <p>${escapeHtml(t.signedInAs)}: <strong>${escapeHtml(signedInAs)}</strong></p>
-${awsAccountNotice(lang, awsAccountId)}
+${awsAccountNotice(t, awsAccountId)}
 <p class="muted">${escapeHtml(t.chooseTenantBody)}</p>
 <form method="post" action="${escapeHtml(`${basePath}/link`)}">
 <input type="hidden" name="csrf" value="${escapeHtml(csrfToken)}">
@@ -410,7 +507,30 @@ ${items}
   );
 };
 
-export const errorPage = (lang: Language, kind: ErrorPageKind) => {
-  const [title, body] = text[lang].errors[kind];
-  return layout(lang, title, `<h1>${escapeHtml(title)}</h1>\n<p>${escapeHtml(body)}</p>`);
+/** An error page: what happened, and the ways on (back to AWS Marketplace, support). */
+export const errorPage = (lang: Language, kind: ErrorPageKind, brand: Branding) => {
+  const t = pageText(lang, brand);
+  const [title, body] = t.errors[kind];
+  return layout(
+    lang,
+    brand,
+    title,
+    `<h1>${escapeHtml(title)}</h1>\n<p>${escapeHtml(body)}</p>
+<p class="actions"><a class="button" data-action="marketplace" href="${escapeHtml(brand.marketplaceUrl)}">${escapeHtml(t.marketplace)}</a><a class="button secondary" data-action="support" href="${escapeHtml(supportHref(brand))}">${escapeHtml(t.support)}</a></p>
+<p class="muted">${escapeHtml(t.errorHelp)}</p>`,
+  );
 };
+
+type WithoutBrand<F> = F extends (input: infer I) => string ? (input: Omit<I, 'brand'>) => string : never;
+
+/** The pages with the seller's brand bound, as the app uses them. */
+export const createPages = (brand: Branding) => ({
+  registrationPage: ((input) => registrationPage({ ...input, brand })) as WithoutBrand<
+    typeof registrationPage
+  >,
+  finishPage: ((input) => finishPage({ ...input, brand })) as WithoutBrand<typeof finishPage>,
+  tenantChoicePage: ((input) => tenantChoicePage({ ...input, brand })) as WithoutBrand<
+    typeof tenantChoicePage
+  >,
+  errorPage: (lang: Language, kind: ErrorPageKind) => errorPage(lang, kind, brand),
+});

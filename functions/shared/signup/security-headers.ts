@@ -1,9 +1,11 @@
 import httpSecurityHeaders from '@middy/http-security-headers';
+import type { Branding } from '../branding.js';
+import { logoImageSource } from './brand.js';
 
 /**
  * The sign-up pages' security headers: middy's (helmet's) set, with the page policy our pages
- * need. They are plain HTML forms posting to this origin: inline styles, no scripts, no images,
- * no frames.
+ * need. They are plain HTML forms posting to this origin: inline styles, no scripts, no frames,
+ * and no image but the seller's configured logo.
  */
 
 /** Directives of the middleware's default policy that we drop (false removes one; its types say string). */
@@ -17,10 +19,12 @@ const dropped = {
   'navigate-to': false,
 };
 
-export const securityHeaders = () =>
-  httpSecurityHeaders({
+export const securityHeaders = (branding: Branding) => {
+  const logo = logoImageSource(branding);
+  return httpSecurityHeaders({
     contentSecurityPolicy: {
       ...(dropped as unknown as Record<string, string>),
+      ...(logo ? { 'img-src': logo } : {}),
       'style-src': "'unsafe-inline'",
       'form-action': "'self'",
     },
@@ -33,3 +37,4 @@ export const securityHeaders = () =>
     reportingEndpoints: false,
     poweredBy: false,
   } as Parameters<typeof httpSecurityHeaders>[0]);
+};

@@ -1,4 +1,5 @@
 import { badRequest } from './errors.js';
+import { integrationRoutes } from './integration.js';
 import { declaredStatuses, type SpecOperation, specOperations } from './operations.js';
 import type { SaasusState } from './state.js';
 
@@ -322,9 +323,10 @@ const splitPattern = (pattern: string) =>
     .filter(Boolean)
     .map((part) => (part.startsWith('{') ? { param: part.slice(1, -1) } : { literal: part }));
 
-const servedKeys = new Set(routes.map((route) => `${route.method} ${route.pattern}`));
+const served = [...routes, ...integrationRoutes];
+const servedKeys = new Set(served.map((route) => `${route.method} ${route.pattern}`));
 const candidates = [
-  ...routes.map((route) => ({ route, parts: splitPattern(route.pattern) })),
+  ...served.map((route) => ({ route, parts: splitPattern(route.pattern) })),
   ...specOperations
     .filter((entry) => !servedKeys.has(`${entry.method} ${entry.path}`))
     .map((entry) => ({ unserved: entry, parts: splitPattern(entry.path) })),

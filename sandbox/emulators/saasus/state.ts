@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { badRequest, notFound, SaasusEmulatorError } from './errors.js';
+import { EventBridgeIntegration } from './integration.js';
 import { type AggregateUsage, type CountMethod, isCalendarDate, MeteringCounts } from './metering.js';
 import {
   attributeBody,
@@ -150,6 +151,8 @@ const attributeTypeMatches = (type: AttributeSeed['attribute_type'], value: unkn
 };
 
 export class SaasusState {
+  /** Integration API: where the partner event source lives. */
+  readonly integration = new EventBridgeIntegration();
   readonly #options: SaasusStateOptions;
   readonly #tenants = new Map<string, TenantRecord>();
   readonly #tenantAttributes = new Map<string, AttributeSeed>();
