@@ -17,7 +17,6 @@ import {
 } from './pages.js';
 import {
   type Provisioning,
-  ProvisioningBusyError,
   ProvisioningError,
   ProvisioningNeedsAttentionError,
   TenantClaimedError,
