@@ -115,7 +115,7 @@ describe('one tenant, one license', () => {
         },
       ]);
     }
-  });
+  }, 180_000);
 });
 
 describe('the tenant claim', () => {
