@@ -184,4 +184,26 @@ describe('signing up in Chromium', () => {
     for (const url of urls) expect(url).not.toContain(buyer.token);
     await context.close();
   }, 60_000);
+
+  for (const [locale, lang, title] of [
+    ['en-US', 'en', 'This sign-in cannot be used'],
+    ['ja-JP', 'ja', 'このサインインは使用できません'],
+  ] as const) {
+    it(`refuses a link callback this browser did not start, with a page that says what to do (${lang})`, async () => {
+      const buyer = h.newBuyer();
+      pages.set(`/buyer/callback-${lang}`, buyer.token);
+      const context = await browser.newContext({ locale });
+      const page = await context.newPage();
+      await page.goto(`${marketplaceUrl}/buyer/callback-${lang}`);
+      await page.waitForURL(`${appUrl}/register`);
+      await expect(page.locator('p.account strong').textContent()).resolves.toBe(buyer.account);
+      await page.screenshot({ path: `${screenshots}/signup-5-${lang}-register-account.png`, fullPage: true });
+      // Someone else's temporary code, without this session's state (login CSRF).
+      const refused = await page.goto(`${appUrl}/link/callback?code=${crypto.randomUUID()}`);
+      expect(refused?.status()).toBe(400);
+      await expect(page.locator('h1').textContent()).resolves.toBe(title);
+      await page.screenshot({ path: `${screenshots}/signup-6-${lang}-link-refused.png`, fullPage: true });
+      await context.close();
+    }, 60_000);
+  }
 });

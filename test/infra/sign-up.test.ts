@@ -84,6 +84,7 @@ describe('sign-up infrastructure', () => {
         'IDEMPOTENCY_TABLE',
         'DOMAIN_EVENT_BUS',
         'SESSION_SECRET_NAME',
+        'SIGN_UP_CLAIMS_TABLE',
       ]),
     );
     expect(JSON.parse(String(variables.BRIDGE_CONFIG))).toEqual(JSON.parse(JSON.stringify(config)));
@@ -151,6 +152,16 @@ describe('sign-up infrastructure', () => {
     expect(dynamoResources).toContain(licensesId);
     for (const other of ['MeteringLedger', 'Idempotency']) expect(dynamoResources).not.toContain(other);
     expect(statements.some((statement) => actionsOf(statement).includes('events:PutEvents'))).toBe(true);
+  });
+
+  it('reads, puts and deletes single sign-up claims by key, and nothing else on that table', () => {
+    const claimsId = stack.getLogicalId(state.signUpClaims.node.defaultChild as CfnElement);
+    const onClaims = statements.filter((statement) => JSON.stringify(statement.Resource).includes(claimsId));
+    expect(onClaims.flatMap(actionsOf).sort()).toEqual([
+      'dynamodb:DeleteItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+    ]);
   });
 
   it('outputs the fulfillment URL of the stage', () => {

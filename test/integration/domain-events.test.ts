@@ -222,6 +222,7 @@ describe('domain event publisher against the EventBridge emulator', () => {
       'License Reinstated',
       'Tenant Deleted',
       'Metering Stopped',
+      'Tenant Claim Refused',
     ]);
   });
 });

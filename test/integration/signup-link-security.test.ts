@@ -115,6 +115,43 @@ describe('one tenant, one license', () => {
         },
       ]);
     }
+  }, 180_000);
+});
+
+describe('the tenant claim', () => {
+  const link = (side: Awaited<ReturnType<typeof atChoice>>, tenantId: string) =>
+    flow.post('/link', side.linkedCookie, { csrf: csrfFrom(side.choice.body), tenantId, confirm: 'yes' });
+
+  it('is released when the link fails, so another license can link the tenant', async () => {
+    const owner = await administrator();
+    const tenantId = String(owner.tenants[0]?.id);
+    const [first, second] = [await atChoice(owner.userId), await atChoice(owner.userId)];
+    h.saasus.faults.failNext(1, { status: 400 }, { operation: 'UpdateTenant' });
+    const failed = await link(first, tenantId);
+    expect(failed.statusCode).toBeGreaterThanOrEqual(400);
+    expect((await h.store.get(first.buyer.licenseKey))?.tenantId).toBeUndefined();
+
+    const linked = await link(second, tenantId);
+    expect(linked.statusCode, pageText(linked.body)).toBe(200);
+    expect((await h.store.get(second.buyer.licenseKey))?.tenantId).toBe(tenantId);
+  });
+
+  it('passes from an ended license to a new one, but never from a live one', async () => {
+    const owner = await administrator();
+    const tenantId = String(owner.tenants[0]?.id);
+    const [old, live, next] = [
+      await atChoice(owner.userId),
+      await atChoice(owner.userId),
+      await atChoice(owner.userId),
+    ];
+    expect((await link(old, tenantId)).statusCode).toBe(200);
+    expect((await link(live, tenantId)).statusCode).toBe(409);
+
+    await h.store.setAttributes(old.buyer.licenseKey, { status: 'ended' });
+    expect((await link(next, tenantId)).statusCode).toBe(200);
+    expect(h.saasus.state.tenant(tenantId)?.attributes).toMatchObject({
+      aws_marketplace_license: next.buyer.licenseKey,
+    });
   });
 });
 

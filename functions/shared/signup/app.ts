@@ -272,12 +272,11 @@ export const createSignUpApp = (deps: SignUpAppDependencies) => {
       logger.warn("Link callback refused: its state is not the session's", { licenseKey: session.lk });
       throw new HttpProblem(400, 'link-restart');
     }
-    const ttlSeconds = ttl;
-    if (!(await deps.claims.useOnce('link-state', state, ttlSeconds))) {
+    if (!(await deps.claims.useOnce('link-state', state, ttl))) {
       logger.warn('Link callback refused: state already used', { licenseKey: session.lk });
       throw new HttpProblem(400, 'link-restart');
     }
-    if (!(await deps.claims.useOnce('link-code', code, ttlSeconds))) {
+    if (!(await deps.claims.useOnce('link-code', code, ttl))) {
       logger.warn('Link callback refused: temporary code already used', { licenseKey: session.lk });
       throw new HttpProblem(400, 'link-restart');
     }
@@ -308,7 +307,7 @@ export const createSignUpApp = (deps: SignUpAppDependencies) => {
     await deps.claims.putLinkChoice(
       choiceId,
       { licenseKey: session.lk, userId: user.userId, tenantIds: administered.map((tenant) => tenant.id) },
-      ttlSeconds,
+      ttl,
     );
     const sealer = await deps.sessions();
     const { cookieValue, session: linked } = sealer.seal({

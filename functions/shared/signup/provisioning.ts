@@ -25,7 +25,9 @@ import type { RegistrationForm } from './pages.js';
  *
  * Runs for one license never overlap (a double-clicked submit reaches two Lambdas at once): each
  * run first takes a short lease on the license item, written with the item's optimistic version,
- * and a second run waits for it, then resumes whatever the first left.
+ * and a second run waits for it, then resumes whatever the first left. The lease locks the
+ * license; the tenant claim (`SignUpClaims`) locks the tenant: linking takes it before any SaaSus
+ * write, so two licenses linking one tenant at once cannot both attach it.
  */
 
 /** Tenant attributes that tie a SaaSus tenant to its Marketplace license. */
@@ -331,7 +333,11 @@ export const createProvisioning = (deps: ProvisioningDependencies) => {
    * license that no longer holds the tenant (ended, gone, or attached elsewhere) is taken over; any
    * other holder means the tenant is taken: the seller hears of it on the domain bus.
    */
-  const claimTenant = async (license: LicenseItem, tenantId: string): Promise<void> => {
+  const claimTenant = async (
+    license: LicenseItem,
+    tenantId: string,
+    { existedBefore }: { existedBefore: boolean },
+  ): Promise<void> => {
     const productCode = license.productCode ?? config.marketplace.productCode;
     const claim = await deps.claims.claimTenant({
       productCode,
@@ -345,12 +351,12 @@ export const createProvisioning = (deps: ProvisioningDependencies) => {
         );
       },
     });
-    // Licenses attached before claims existed are only found through the index.
-    const heldBy = claim.claimed
-      ? (await store.findByTenant(tenantId)).find(
-          (other) => other.licenseKey !== license.licenseKey && other.status !== 'ended',
-        )?.licenseKey
-      : claim.heldBy;
+    // A license attached to an older tenant before claims existed is only found through the index.
+    const attachedBeforeClaims = async () =>
+      (await store.findByTenant(tenantId)).find(
+        (other) => other.licenseKey !== license.licenseKey && other.status !== 'ended',
+      )?.licenseKey;
+    const heldBy = claim.claimed ? (existedBefore ? await attachedBeforeClaims() : undefined) : claim.heldBy;
     if (heldBy === undefined) return;
     if (claim.claimed) await deps.claims.releaseTenant(productCode, tenantId, license.licenseKey);
     logger.warn('Tenant already attached to another license', { licenseKey: license.licenseKey, tenantId });
@@ -401,7 +407,7 @@ export const createProvisioning = (deps: ProvisioningDependencies) => {
       }));
     const tenantId = seen.id;
     // A tenant we just created cannot be someone else's, but the claim makes that a fact others see.
-    await claimTenant(license, tenantId);
+    await claimTenant(license, tenantId, { existedBefore: false });
     await store.setAttributes(license.licenseKey, { tenantId });
     license.tenantId = tenantId;
     return { ...(await record(license, 'tenant', { tenantId })), seen, created: !earlier };
@@ -588,7 +594,7 @@ export const createProvisioning = (deps: ProvisioningDependencies) => {
     }
     if (!done) {
       // The claim comes first: of two licenses linking one tenant at once, the loser writes nothing.
-      await claimTenant(license, tenantId);
+      await claimTenant(license, tenantId, { existedBefore: true });
       try {
         await ensureTenantAttributes();
         const tenant = await saasus.getTenant(tenantId);
