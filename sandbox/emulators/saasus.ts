@@ -6,7 +6,7 @@ import { sendJson, startServer } from './http.js';
 import { badRequest, faultType, notFound, SaasusEmulatorError } from './saasus/errors.js';
 import { partnerEvent, type SaasusPartnerEvent } from './saasus/events.js';
 import { Faults } from './saasus/faults.js';
-import type { MeteringRecord } from './saasus/metering.js';
+import type { DirectMeaning, MeteringRecord } from './saasus/metering.js';
 import { matchRoute, type RouteResult } from './saasus/routes.js';
 import {
   type AttributeSeed,
@@ -62,6 +62,8 @@ export interface SaasusEmulatorOptions {
   readonly meteringUnits?: readonly MeteringUnitSeed[];
   /** IANA time zone of metering days; default UTC. */
   readonly meteringTimeZone?: string;
+  /** What `method: direct` overwrites (undocumented): the second's count (default) or the day's. */
+  readonly meteringDirect?: DirectMeaning;
   /** Default `aws.partner/saasus.io/<saasId>-1/event`. */
   readonly partnerEventSource?: string;
   readonly eventAccount?: string;
@@ -168,6 +170,7 @@ export const startSaasusEmulator = async (options: SaasusEmulatorOptions): Promi
     tenantAttributes: options.tenantAttributes ?? [],
     meteringUnits: options.meteringUnits ?? [],
     meteringTimeZone: options.meteringTimeZone ?? 'UTC',
+    meteringDirect: options.meteringDirect ?? 'second',
     tempCodeTtlMs: options.tempCodeTtlMs ?? 10_000,
   });
   const faults = new Faults();

@@ -1,6 +1,12 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { badRequest, notFound, SaasusEmulatorError } from './errors.js';
-import { type AggregateUsage, type CountMethod, isCalendarDate, MeteringCounts } from './metering.js';
+import {
+  type AggregateUsage,
+  type CountMethod,
+  type DirectMeaning,
+  isCalendarDate,
+  MeteringCounts,
+} from './metering.js';
 import {
   attributeBody,
   createSaasUserBody,
@@ -85,6 +91,8 @@ export interface SaasusStateOptions {
   readonly tenantAttributes: readonly AttributeSeed[];
   readonly meteringUnits: readonly MeteringUnitSeed[];
   readonly meteringTimeZone: string;
+  /** What `direct` overwrites: the second's count or the day's (undocumented). */
+  readonly meteringDirect?: DirectMeaning;
   readonly tempCodeTtlMs: number;
 }
 
@@ -177,6 +185,7 @@ export class SaasusState {
     this.#metering = new MeteringCounts(
       options.meteringTimeZone,
       new Map(options.meteringUnits.map((unit) => [unit.unit_name, unit.aggregate_usage ?? 'sum'])),
+      options.meteringDirect,
     );
   }
 
