@@ -62,6 +62,11 @@ export interface SaasusEmulatorOptions {
   readonly meteringUnits?: readonly MeteringUnitSeed[];
   /** IANA time zone of metering days; default UTC. */
   readonly meteringTimeZone?: string;
+  /**
+   * UpdateTenantPlan without `next_plan_id` (undocumented): `removes-plan` (default) or `ignored`,
+   * to check that a caller reads the plan back.
+   */
+  readonly emptyPlanReservation?: 'removes-plan' | 'ignored';
   /** What `method: direct` overwrites (undocumented): the second's count (default) or the day's. */
   readonly meteringDirect?: DirectMeaning;
   /** Default `aws.partner/saasus.io/<saasId>-1/event`. */
@@ -171,6 +176,7 @@ export const startSaasusEmulator = async (options: SaasusEmulatorOptions): Promi
     meteringUnits: options.meteringUnits ?? [],
     meteringTimeZone: options.meteringTimeZone ?? 'UTC',
     meteringDirect: options.meteringDirect ?? 'second',
+    emptyPlanReservation: options.emptyPlanReservation ?? 'removes-plan',
     tempCodeTtlMs: options.tempCodeTtlMs ?? 10_000,
   });
   const faults = new Faults();

@@ -94,6 +94,8 @@ export interface SaasusStateOptions {
   /** What `direct` overwrites: the second's count or the day's (undocumented). */
   readonly meteringDirect?: DirectMeaning;
   readonly tempCodeTtlMs: number;
+  /** UpdateTenantPlan without next_plan_id (undocumented): removes the plan, or is ignored. */
+  readonly emptyPlanReservation?: 'removes-plan' | 'ignored';
 }
 
 interface PlanHistoryRecord {
@@ -300,6 +302,7 @@ export class SaasusState {
       throw badRequest(`unknown pricing plan ${change.next_plan_id}`);
     }
     const now = this.#nowSeconds();
+    if (change.next_plan_id === undefined && this.#options.emptyPlanReservation === 'ignored') return;
     if (change.using_next_plan_from === undefined) {
       this.#applyPlan(tenant, change, now);
       return;
