@@ -71,6 +71,13 @@ export interface ListingIdentity {
   readonly region: string;
 }
 
+/** `arn:aws:license-manager::<account>:license:l-<id>` as AWS's published License events write it. */
+export const publishedLicenseArnOf = (licenseArn: string, region: string): string =>
+  licenseArn.replace(
+    /^arn:(aws[a-z-]*):license-manager::(\d{12}):license:(l-[0-9a-z]+)$/,
+    `$1:license-manager:${region}:$2:$3`,
+  );
+
 const isoSeconds = (date: Date) => `${date.toISOString().slice(0, 19)}Z`;
 
 /** Builds one event for an agreement; `endStatus` is the agreement status of an Ended event. */
@@ -78,7 +85,18 @@ export const marketplaceEvent = (
   kind: MarketplaceEventKind,
   agreement: Agreement,
   listing: ListingIdentity,
-  options: { now: Date; previousAgreementId?: string; endStatus?: string; termMonths?: number },
+  options: {
+    now: Date;
+    previousAgreementId?: string;
+    endStatus?: string;
+    termMonths?: number;
+    /**
+     * How `detail.license.arn` is written: `api` (as ResolveCustomer returns it, the default) or
+     * `published` (as AWS's published License events show it: no `arn:`, a region, no `license/`).
+     */
+    licenseArnForm?: 'api' | 'published';
+    region?: string;
+  },
 ): Record<string, unknown> => {
   const descriptor = marketplaceEventKinds.find((candidate) => candidate.kind === kind);
   if (!descriptor) throw new Error(`Unknown Marketplace event kind ${kind}`);
@@ -141,7 +159,12 @@ export const marketplaceEvent = (
         ...common,
         agreement: { id: agreement.agreementId },
         product: { code: listing.productCode, id: listing.productId },
-        license: { arn: agreement.licenseArn },
+        license: {
+          arn:
+            options.licenseArnForm === 'published'
+              ? publishedLicenseArnOf(agreement.licenseArn, options.region ?? 'us-east-1')
+              : agreement.licenseArn,
+        },
         offer: { id: agreement.offerId },
       };
   }

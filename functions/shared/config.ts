@@ -10,6 +10,10 @@ import { brandingSchema } from './branding.js';
 
 const nonEmpty = (what: string) => z.string().trim().min(1, `expected ${what}, got an empty string`);
 
+const idoperationRoute = z.strictObject({
+  method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']),
+  path: z.string().startsWith('/', { message: 'expected a path starting with "/"' }),
+});
 const planId = nonEmpty('a SaaSus pricing plan id');
 
 const snsTopicArn = z
@@ -168,6 +172,17 @@ export const deploymentConfigSchema = z
             .min(1),
         ),
         locale: z.enum(['ja', 'en']).default('ja'),
+        /**
+         * Method and path per operation (`register`, `get`, `change`; `{userId}` in get and change),
+         * when the real service differs from the default guess (POST /users, GET and PATCH /users/{userId}).
+         */
+        paths: z
+          .strictObject({
+            register: idoperationRoute.optional(),
+            get: idoperationRoute.optional(),
+            change: idoperationRoute.optional(),
+          })
+          .optional(),
       })
       .optional(),
     legacySns: z

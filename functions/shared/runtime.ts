@@ -56,6 +56,7 @@ export const createRuntime = (env: RuntimeEnv) => {
             baseUrl: config.idoperation.baseUrl,
             secrets: secrets(),
             secretName: config.idoperation.secretName,
+            ...(config.idoperation.paths ? { paths: config.idoperation.paths } : {}),
           })
         : undefined,
     ),

@@ -1,22 +1,26 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { z } from 'zod';
-import {
-  changeUserSchema,
-  fieldErrorsFromZod,
-  type IdoperationUser,
-  registerUserSchema,
-} from '#shared/idoperation/schemas';
 import { sleep } from '#shared/retry';
 import { type RunningServer, sendJson, startServer } from './http.js';
+import {
+  changeBody as changeUserSchema,
+  fieldErrors as fieldErrorsFromZod,
+  type DirectoryUser as IdoperationUser,
+  registerBody as registerUserSchema,
+  type TakenLoginIdAnswer,
+  takenLoginIdStatus,
+} from './idoperation/wire.js';
+
+export type { TakenLoginIdAnswer } from './idoperation/wire.js';
 
 /**
  * An in-memory iDoperation user directory: register (POST /users), get (GET /users/{id}) and
  * change (PATCH /users/{id}), with the documented error shapes (400 `{ message, errors }`,
- * 404 `{ message }`). Field rules come from the shared request schemas.
+ * 404 `{ message }`). Field rules are the emulator's own (`idoperation/wire.ts`), not the client's.
  *
  * Choices where the public docs are silent: a wrong or missing Authorization is 401; a login_id
- * already in use (case-insensitive) is 409 `{ message, errors: { login_id } }`, the status the
- * research notes expect for a duplicate; register answers 201; unknown user group ids are a 400.
+ * already in use (case-insensitive) is answered as `takenLoginId` says (400 with
+ * `errors.login_id` by default, or 409, or 422); register answers 201; unknown user group ids are a 400.
  */
 
 export interface IdoperationEmulatorOptions {
@@ -29,6 +33,8 @@ export interface IdoperationEmulatorOptions {
   readonly basePath?: string;
   /** User groups that exist; default one group, `Root`. */
   readonly groups?: readonly { id: string; name: string }[];
+  /** How a taken login_id is answered (undocumented); default `validation` (400 `errors.login_id`). */
+  readonly takenLoginId?: TakenLoginIdAnswer;
 }
 
 /** One request as the emulator saw it. Header values other than the ones listed are not kept. */
@@ -51,6 +57,8 @@ export interface IdoperationEmulator {
   calls(): IdoperationCall[];
   /** The next `count` requests get `status` with `body` (default `{ message }`), before any other check. */
   failNext(count: number, status: number, body?: unknown): void;
+  /** Changes how a taken login_id is answered from now on. */
+  answerTakenLoginIdWith(answer: TakenLoginIdAnswer): void;
   /** Adds a user directly, e.g. one registered before a test starts. */
   seedUser(user: Partial<IdoperationUser> & Pick<IdoperationUser, 'login_id' | 'name'>): IdoperationUser;
 }
@@ -65,6 +73,7 @@ export const startIdoperationEmulator = async (
   const users = new Map<string, IdoperationUser>();
   const calls: IdoperationCall[] = [];
   const faults: { status: number; body: unknown }[] = [];
+  let takenLoginId: TakenLoginIdAnswer = options.takenLoginId ?? 'validation';
 
   const loginIdTaken = (loginId: string, exceptUserId?: string) =>
     [...users.values()].some(
@@ -78,8 +87,11 @@ export const startIdoperationEmulator = async (
   });
   const notFound = (message = 'User not found'): Reply => ({ status: 404, body: { message } });
   const duplicate = (): Reply => ({
-    status: 409,
-    body: { message: 'The login_id is already registered.', errors: { login_id: ['is already registered'] } },
+    status: takenLoginIdStatus[takenLoginId],
+    body: {
+      message: 'The given data was invalid.',
+      errors: { login_id: ['The login id has already been taken.'] },
+    },
   });
 
   const parseBody = <T extends z.ZodType>(
@@ -203,6 +215,9 @@ export const startIdoperationEmulator = async (
       for (let index = 0; index < count; index++) {
         faults.push({ status, body: body ?? { message: `Injected failure (${status})` } });
       }
+    },
+    answerTakenLoginIdWith(answer) {
+      takenLoginId = answer;
     },
     seedUser(seed) {
       const user: IdoperationUser = {

@@ -37,7 +37,11 @@ export interface MarketplaceEmulatorOptions {
   readonly now?: () => Date;
   /** How long a registration token resolves (default 4 hours). */
   readonly tokenTtlMs?: number;
-  /** How old a usage record may be before BatchMeterUsage rejects its batch (default 6). */
+  /**
+   * BatchMeterUsage's timestamp window. Default: the SDK model's rule (records up to 24 hours old,
+   * and the previous month's records only until 06:00 UTC on the 1st). A number of hours selects
+   * the older documents' plain rule instead (6 in the API reference and Seller Guide).
+   */
   readonly meteringWindowHours?: number;
   /** The listing's dimensions; when set, BatchMeterUsage rejects any other dimension. */
   readonly dimensions?: readonly string[];
@@ -176,7 +180,7 @@ export const startMarketplaceEmulator = async (
           productCode: options.productCode,
           identityMode: options.identityMode,
           now,
-          meteringWindowHours: options.meteringWindowHours ?? 6,
+          meteringWindow: options.meteringWindowHours ?? 'sdk-model',
           ...(options.dimensions ? { dimensions: new Set(options.dimensions) } : {}),
         },
         registry,

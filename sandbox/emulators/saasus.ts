@@ -7,7 +7,7 @@ import { badRequest, faultType, notFound, SaasusEmulatorError } from './saasus/e
 import { partnerEvent, type SaasusPartnerEvent } from './saasus/events.js';
 import { Faults } from './saasus/faults.js';
 import { type HostedSignInOptions, serveHostedSignIn } from './saasus/hosted-sign-in.js';
-import type { MeteringRecord } from './saasus/metering.js';
+import type { DirectMeaning, MeteringRecord } from './saasus/metering.js';
 import { matchRoute, type RouteResult } from './saasus/routes.js';
 import {
   type AttributeSeed,
@@ -65,6 +65,13 @@ export interface SaasusEmulatorOptions {
   readonly meteringUnits?: readonly MeteringUnitSeed[];
   /** IANA time zone of metering days; default UTC. */
   readonly meteringTimeZone?: string;
+  /**
+   * UpdateTenantPlan without `next_plan_id` (undocumented): `removes-plan` (default) or `ignored`,
+   * to check that a caller reads the plan back.
+   */
+  readonly emptyPlanReservation?: 'removes-plan' | 'ignored';
+  /** What `method: direct` overwrites (undocumented): the second's count (default) or the day's. */
+  readonly meteringDirect?: DirectMeaning;
   /** Default `aws.partner/saasus.io/<saasId>-1/event`. */
   readonly partnerEventSource?: string;
   readonly eventAccount?: string;
@@ -173,6 +180,8 @@ export const startSaasusEmulator = async (options: SaasusEmulatorOptions): Promi
     tenantAttributes: options.tenantAttributes ?? [],
     meteringUnits: options.meteringUnits ?? [],
     meteringTimeZone: options.meteringTimeZone ?? 'UTC',
+    meteringDirect: options.meteringDirect ?? 'second',
+    emptyPlanReservation: options.emptyPlanReservation ?? 'removes-plan',
     tempCodeTtlMs: options.tempCodeTtlMs ?? 10_000,
   });
   const faults = new Faults();

@@ -176,7 +176,7 @@ export const fullLifecycle: Scenario = {
         const tokenPost = handOff.forms.find((form) => 'x-amzn-marketplace-token' in form.fields);
         check.equal(tokenPost?.action, sandbox.fulfillmentUrl, 'the page POSTs to the fulfillment URL');
         const token = tokenPost?.fields['x-amzn-marketplace-token'] ?? '';
-        check(/^[A-Za-z0-9_-]{43}$/.test(token), 'with a freshly minted registration token', token);
+        check(/^[A-Za-z0-9+/]{43}=$/.test(token), 'with a freshly minted registration token', token);
 
         const data = await state();
         const agreement = data.agreements.find((candidate) => !before.has(candidate.licenseArn));

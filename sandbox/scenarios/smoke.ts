@@ -209,7 +209,7 @@ export const smoke: Scenario = {
       const post = redirect.forms.find((form) => 'x-amzn-marketplace-token' in form.fields);
       check.equal(post?.action, sandbox.fulfillmentUrl, 'the page posts to the fulfillment URL');
       check(
-        /^[A-Za-z0-9_-]{43}$/.test(post?.fields['x-amzn-marketplace-token'] ?? ''),
+        /^[A-Za-z0-9+/]{43}=$/.test(post?.fields['x-amzn-marketplace-token'] ?? ''),
         'with a registration token',
       );
       if (!post) return;

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { publishedLicenseArnOf } from '#sandbox/marketplace-events';
 import {
   agreementDetail,
   type EventsHarness,
@@ -101,6 +102,20 @@ describe('License Updated', () => {
         }),
       },
     ]);
+  });
+
+  it("finds the license from the ARN in the form AWS's published License events use", async () => {
+    const license = await h.provisionLicense({ entitlements: ['pro'] });
+    const event = licenseUpdated(license, minute(1));
+    const published = publishedLicenseArnOf(license.licenseArn, 'us-east-1');
+    expect(published).toMatch(/^aws:license-manager:us-east-1:\d{12}:l-/);
+    (event.detail as { license: { arn: string } }).license.arn = published;
+
+    const delivery = await h.deliver('marketplace', event);
+
+    expect(delivery.errors).toEqual([]);
+    expect((await h.license(license.licenseKey)).status).toBe('active');
+    expect(h.tenantPlan(license.tenantId)).toBe(plans().pro);
   });
 
   it('changes the plan when the entitlements change, and makes no plan call when it is already right', async () => {

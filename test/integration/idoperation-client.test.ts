@@ -252,14 +252,28 @@ describe('iDoperation client against the emulator', () => {
       expect(newCalls().map((call) => call.status)).toEqual([401, 403]);
     });
 
-    it('maps a duplicate login_id (409) to IdoperationConflictError', async () => {
-      const first = newUser();
-      await client.registerUser(first);
-      const error = await client
-        .registerUser({ ...first, login_id: first.login_id.toUpperCase() })
-        .catch((caught: unknown) => caught);
-      expect(error).toBeInstanceOf(IdoperationConflictError);
-      expect(error).toMatchObject({ status: 409 });
+    it.each([
+      ['conflict', 409],
+      ['validation', 400],
+      ['unprocessable', 422],
+    ] as const)(
+      'maps a taken login_id answered as %s (%i) to IdoperationConflictError',
+      async (answer, status) => {
+        emulator.answerTakenLoginIdWith(answer);
+        const first = newUser();
+        await client.registerUser(first);
+        const error = await client
+          .registerUser({ ...first, login_id: first.login_id.toUpperCase() })
+          .catch((caught: unknown) => caught);
+        expect(error).toBeInstanceOf(IdoperationConflictError);
+        expect(error).toMatchObject({ status, retryable: false });
+      },
+    );
+
+    it('keeps a 400 about other fields a validation error', async () => {
+      emulator.failNext(1, 400, { message: 'The given data was invalid.', errors: { name: ['too long'] } });
+      const error = await client.registerUser(newUser()).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(IdoperationValidationError);
     });
 
     it('maps a malformed success body to IdoperationResponseError naming the bad fields', async () => {

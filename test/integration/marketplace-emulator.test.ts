@@ -79,12 +79,65 @@ describe('Marketplace emulator: BatchMeterUsage rules', () => {
     expect(emulator.billedRecords()).toEqual([]);
   });
 
-  it('refuses a request-level ProductCode from a license-mode product', async () => {
+  it('accepts a request-level ProductCode beside LicenseArn records and bills that customer twice in the hour', async () => {
     const { emulator, metering } = await setUp();
+    const record = licenseRecord(emulator, { Quantity: 7 });
 
     await expect(
-      errorName(meter(metering, { ProductCode: productCode, UsageRecords: [licenseRecord(emulator)] })),
+      meter(metering, { ProductCode: productCode, UsageRecords: [record] }),
+    ).resolves.toMatchObject({
+      Results: [{ Status: 'Success' }],
+    });
+    // AWS's migration note: the LicenseArn record and a customer record of the ProductCode are both billed.
+    expect(emulator.billedRecords().reduce((total, entry) => total + entry.quantity, 0)).toBe(14);
+    // A resend (with or without ProductCode) bills nothing more.
+    await meter(metering, { ProductCode: productCode, UsageRecords: [record] });
+    await meter(metering, { UsageRecords: [record] });
+    expect(emulator.billedRecords()).toHaveLength(2);
+    await expect(
+      errorName(meter(metering, { ProductCode: 'otherproduct', UsageRecords: [record] })),
     ).resolves.toBe('InvalidProductCodeException');
+  });
+
+  it("applies the SDK model's window by default: 24 hours, and the previous month only until 06:00 UTC on the 1st", async () => {
+    const hour = 3_600_000;
+    let clock = new Date('2026-11-22T13:05:00.000Z');
+    const { emulator, metering } = await setUp({ now: () => clock });
+    const at = (timestamp: Date, dimension: string) =>
+      errorName(
+        meter(metering, {
+          UsageRecords: [licenseRecord(emulator, { Timestamp: timestamp, Dimension: dimension })],
+        }),
+      );
+    await expect(at(new Date(clock.getTime() - 23 * hour), 'a')).resolves.toBe('no error');
+    await expect(at(new Date(clock.getTime() - 24 * hour), 'b')).resolves.toBe(
+      'TimestampOutOfBoundsException',
+    );
+
+    const lastEvening = new Date('2026-11-30T23:30:00.000Z');
+    clock = new Date('2026-12-01T05:59:00.000Z');
+    await expect(at(lastEvening, 'c')).resolves.toBe('no error');
+    clock = new Date('2026-12-01T06:00:00.000Z');
+    await expect(at(lastEvening, 'd')).resolves.toBe('TimestampOutOfBoundsException');
+    await expect(at(new Date('2026-12-01T00:30:00.000Z'), 'e')).resolves.toBe('no error');
+  });
+
+  it("applies a plain window of hours when one is chosen (the older documents' 6 hours)", async () => {
+    const { emulator, metering } = await setUp({ meteringWindowHours: 6 });
+    const timestamp = new Date(now.getTime() - 6 * 3_600_000);
+    await expect(
+      errorName(meter(metering, { UsageRecords: [licenseRecord(emulator, { Timestamp: timestamp })] })),
+    ).resolves.toBe('TimestampOutOfBoundsException');
+  });
+
+  it('mints base64 registration tokens with +, / and = and license ARNs in the License Manager form', async () => {
+    const { emulator } = await setUp();
+    const license = emulator.addLicense({ customerAwsAccountId: account });
+    expect(license.licenseArn).toMatch(/^arn:aws:license-manager::\d{12}:license:l-[0-9a-f]{32}$/);
+    const token = emulator.mintToken({ customerAwsAccountId: account, licenseArn: license.licenseArn });
+    expect(token).toMatch(/\+/);
+    expect(token).toMatch(/\//);
+    expect(token).toMatch(/=$/);
   });
 
   it('refuses a CustomerIdentifier from a license-mode product', async () => {

@@ -251,7 +251,7 @@ describe('batchMeterUsage against the Marketplace emulator', () => {
   it('fails the whole batch as poison when one record is outside the metering window', async () => {
     const { emulator, client } = await setUp();
     const buyer = licenseBuyer(emulator);
-    const records = [usage(buyer, 1, 'a'), usage(buyer, 1, 'b', 7), usage(buyer, 1, 'c')];
+    const records = [usage(buyer, 1, 'a'), usage(buyer, 1, 'b', 25), usage(buyer, 1, 'c')];
 
     const result = await batchMeterUsage(client, { productCode, identityMode: 'license', records });
 

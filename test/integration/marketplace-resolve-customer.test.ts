@@ -63,7 +63,7 @@ describe('resolveCustomer against the Marketplace emulator', () => {
     ]);
   });
 
-  it('mints URL-safe tokens, a new license per token when none is named', async () => {
+  it('resolves base64 tokens with +, / and =, a new license per token when none is named', async () => {
     const { emulator, client } = await setUp();
 
     const tokens = [
@@ -72,7 +72,10 @@ describe('resolveCustomer against the Marketplace emulator', () => {
     ];
     const resolved = await Promise.all(tokens.map((token) => resolveCustomer(client, token)));
 
-    for (const token of tokens) expect(token).toMatch(/^[A-Za-z0-9_-]{32,}$/);
+    for (const token of tokens) expect(token).toMatch(/^[A-Za-z0-9+/]{43}=$/);
+    for (const { licenseArn } of resolved) {
+      expect(licenseArn).toMatch(/^arn:aws:license-manager::\d{12}:license:l-[0-9a-f]{32}$/);
+    }
     expect(new Set(resolved.map((customer) => customer.licenseArn)).size).toBe(2);
     expect(emulator.licenses().map((license) => license.customerAwsAccountId)).toEqual([account, account]);
   });

@@ -52,6 +52,8 @@ export interface HarnessOptions {
   /** Marketplace quota per second; the emulator throttles above it (real time). */
   readonly throttlePerSecond?: number;
   readonly start: Date;
+  /** What SaaSus's `direct` overwrites (undocumented): the second's count (default) or the day's. */
+  readonly saasusDirect?: 'second' | 'day';
 }
 
 /** A license as the tests see it. */
@@ -106,6 +108,7 @@ export const startHarness = async (options: HarnessOptions) => {
     now,
     onExchange: saasusContract.observe,
     meteringTimeZone: config.metering.saasusDayTimeZone,
+    ...(options.saasusDirect ? { meteringDirect: options.saasusDirect } : {}),
   });
   const saasus: SaasusClient = createSaasusClient({
     baseUrl: saasusEmulator.url,

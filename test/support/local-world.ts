@@ -148,6 +148,7 @@ export const startLocalWorld = async (options: LocalWorldOptions): Promise<Local
         ...(options.extraSaasusEnvs?.(base.saasus.envId) ?? []),
       ],
       roles: [...base.saasus.adminRoleNames, memberRole],
+      meteringTimeZone: base.metering.saasusDayTimeZone,
       plans: configuredPlans(base).map((id, index) => ({ id, name: `plan-${index}` })),
       now: () => new Date((options.saasusClockStart ?? Date.now()) + saasusOffsetMs),
     }),

@@ -122,11 +122,11 @@ describe('parseMarketplaceEvent on the published examples', () => {
 });
 
 describe('parseMarketplaceEvent details', () => {
-  it('adds the missing arn: prefix of the published license ARN and keeps account and agreement', () => {
+  it('reads the published license ARN as the ARN ResolveCustomer returns and keeps account and agreement', () => {
     const signal = accepted(fixture('license-updated-manufacturer.json'));
     expect(signal.locator).toEqual({
       by: 'licenseArn',
-      licenseArn: 'arn:aws:license-manager:us-east-1:123456789012:l-e52ca6f38bf84d0fafb8802ca15ac11x',
+      licenseArn: 'arn:aws:license-manager::123456789012:license:l-e52ca6f38bf84d0fafb8802ca15ac11x',
       customerAwsAccountId: '845735284135',
       agreementId: 'agmt-4mwg1nevbokzw95eca5797ixs',
     });

@@ -142,7 +142,7 @@ interface License {
 }
 
 const licenseNumber = (index: number): License => ({
-  arn: `arn:aws:license-manager:us-east-1:123456789012:l-${index}`,
+  arn: `arn:aws:license-manager::123456789012:license:l-${index}`,
   account: `84573528413${index}`,
   customerIdentifier: `CUSTOMER${index}EXAMPLE`,
   registration: {

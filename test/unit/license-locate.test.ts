@@ -3,7 +3,7 @@ import { type LicenseCandidate, licenseLookupFor, pickLicense } from '#shared/li
 import { applySignal, initialRecord, type LicenseRecord } from '#shared/license/record';
 import { canonicalLicenseArn, type LicenseLocator } from '#shared/license/signal';
 
-const arn = 'arn:aws:license-manager:us-east-1:123456789012:l-1';
+const arn = 'arn:aws:license-manager::123456789012:license:l-1';
 
 const knowing = (...agreementIds: string[]): LicenseRecord =>
   agreementIds.reduce(
@@ -28,6 +28,15 @@ const byAgreement = (agreementId: string, previousAgreementId?: string): License
 });
 
 describe('canonicalLicenseArn', () => {
+  it('rewrites the published event form to the form ResolveCustomer returns', () => {
+    for (const published of [
+      'aws:license-manager:us-east-1:123456789012:l-1',
+      'arn:aws:license-manager:us-east-1:123456789012:l-1',
+    ]) {
+      expect(canonicalLicenseArn(published)).toBe(arn);
+    }
+  });
+
   it('adds the arn: prefix only where it is missing', () => {
     expect(canonicalLicenseArn('aws:license-manager:us-east-1:1:l-1')).toBe(
       'arn:aws:license-manager:us-east-1:1:l-1',

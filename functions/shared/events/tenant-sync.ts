@@ -66,6 +66,15 @@ const loginOf = (user: { email?: string; sign_in_id?: string }): CreateTenantUse
   return undefined;
 };
 
+/**
+ * The tenant still has a plan after an UpdateTenantPlan without `next_plan_id`. The spec documents
+ * the field as the next plan and says nothing of leaving it out, so a removal is read back.
+ */
+export class PlanNotRemovedError extends Error {
+  override readonly name = 'PlanNotRemovedError';
+  readonly retryable = false;
+}
+
 export const createTenantSync = (deps: TenantSyncDependencies) => {
   const { store, saasus, idoperation, logger } = deps;
 
@@ -229,10 +238,17 @@ export const createTenantSync = (deps: TenantSyncDependencies) => {
     async execute(licenseKey: string, action: TenantAction): Promise<void> {
       switch (action.type) {
         case 'set-plan':
-          await saasus.updateTenantPlan(
-            action.tenantId,
-            action.planId === null ? {} : { next_plan_id: action.planId },
-          );
+          if (action.planId !== null) {
+            await saasus.updateTenantPlan(action.tenantId, { next_plan_id: action.planId });
+            return;
+          }
+          // Removing the plan relies on an undocumented reading of UpdateTenantPlan: check it took.
+          await saasus.updateTenantPlan(action.tenantId, {});
+          if ((await saasus.getTenant(action.tenantId)).plan_id) {
+            throw new PlanNotRemovedError(
+              `SaaSus kept the plan of tenant ${action.tenantId} after an UpdateTenantPlan without next_plan_id; set plans.revokedPlanId to a plan to switch to instead`,
+            );
+          }
           return;
         case 'remove-tenant-user':
           await removeTenantUser(licenseKey, action.tenantId, action.userId);

@@ -126,6 +126,11 @@ const readErrorBody = (text: string): { message: string; errors?: Record<string,
 const errorForStatus = (operation: IdoperationOperation, status: number, text: string): IdoperationError => {
   const body = readErrorBody(text);
   const detail = `${status}${body.message ? ` ${body.message}` : ''}`;
+  // A taken login_id is undocumented: 409, or a validation answer (400/422) naming login_id. The
+  // client checks login_id's form before sending, so a server objection to it means "taken".
+  if (status === 409 || ((status === 400 || status === 422) && body.errors?.login_id !== undefined)) {
+    return new IdoperationConflictError(operation, `login_id conflict (${detail})`, status);
+  }
   if (status === 400 || status === 422) {
     return new IdoperationValidationError(operation, body.errors ?? {}, status, body.message);
   }
@@ -133,7 +138,6 @@ const errorForStatus = (operation: IdoperationOperation, status: number, text: s
     return new IdoperationAuthError(operation, `the Authorization value was refused (${detail})`, status);
   }
   if (status === 404) return new IdoperationNotFoundError(operation, `not found (${detail})`, status);
-  if (status === 409) return new IdoperationConflictError(operation, `conflict (${detail})`, status);
   if (status === 429 || status >= 500) {
     return new IdoperationUnavailableError(operation, `service unavailable (${detail})`, status);
   }

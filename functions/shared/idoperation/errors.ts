@@ -56,7 +56,7 @@ export class IdoperationAuthError extends IdoperationError {
   override readonly name = 'IdoperationAuthError';
 }
 
-/** 409: the request conflicts with existing data, e.g. the login_id is already registered. */
+/** The login_id is already registered: 409, or a 400/422 whose `errors` name login_id (undocumented; all are read alike). */
 export class IdoperationConflictError extends IdoperationError {
   override readonly name = 'IdoperationConflictError';
 }

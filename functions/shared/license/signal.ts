@@ -74,12 +74,19 @@ export type LicenseSignalBody =
 export type LicenseSignal = SignalBase & LicenseSignalBody;
 export type LicenseSignalKind = LicenseSignal['kind'];
 
+/** The published sample form: `[arn:]aws:license-manager:<region>:<account>:l-<id>`. */
+const publishedLicenseArn = /^(?:arn:)?(aws[a-z-]*):license-manager:[a-z0-9-]*:(\d{12}):(l-[0-9a-z]+)$/;
+
 /**
- * The LicenseArn with an `arn:` prefix. The published License Updated example carries
- * `aws:license-manager:...` without it while ResolveCustomer returns full ARNs, so both forms
- * must compare equal. Nothing else is validated: event ARNs do not follow the SDK pattern.
+ * The LicenseArn in the form ResolveCustomer and GetEntitlements return,
+ * `arn:aws:license-manager::<account>:license:l-<id>`. The published License Updated and
+ * Deprovisioned examples carry `aws:license-manager:<region>:<account>:l-<id>` (no `arn:`, a region,
+ * no `license/` resource type), so that form is rewritten to the API's and both compare equal. Any
+ * other value keeps its text (with `arn:` added when missing): event ARNs do not follow the SDK pattern.
  */
 export const canonicalLicenseArn = (raw: string): string => {
   const value = raw.trim();
+  const published = publishedLicenseArn.exec(value);
+  if (published) return `arn:${published[1]}:license-manager::${published[2]}:license:${published[3]}`;
   return value.startsWith('arn:') || !/^aws[a-z-]*:/.test(value) ? value : `arn:${value}`;
 };

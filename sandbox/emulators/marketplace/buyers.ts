@@ -122,8 +122,10 @@ export class BuyerRegistry {
         `license ${license.licenseArn} belongs to account ${license.customerAwsAccountId}, not ${input.customerAwsAccountId}`,
       );
     }
-    // 32 random bytes, base64url: opaque and safe in a form field or URL.
-    const token = randomBytes(32).toString('base64url');
+    // Real tokens are base64-like and carry `+`, `/` and `=`; every emulated one does, so a client
+    // that mangles them (a form decoded twice, `+` read as a space) fails a test.
+    let token = '';
+    while (!(token.includes('+') && token.includes('/'))) token = randomBytes(32).toString('base64');
     this.#tokens.set(token, {
       licenseArn: license.licenseArn,
       productCode: input.productCode ?? license.productCode,

@@ -20,7 +20,8 @@ export interface MeteringServiceSettings {
   readonly productCode: string;
   readonly identityMode: 'license' | 'legacy';
   readonly now: () => Date;
-  readonly meteringWindowHours: number;
+  /** `sdk-model`: 24 h plus the month-end cutoff; a number: that many hours, plainly. */
+  readonly meteringWindow: number | 'sdk-model';
   /** The listing's dimensions; when set, any other dimension fails the request. */
   readonly dimensions?: ReadonlySet<string>;
 }
@@ -45,6 +46,8 @@ export interface BilledRecord {
 const maxRecords = 25;
 const maxQuantity = 2_147_483_647;
 const hourMs = 3_600_000;
+/** The SDK model: the previous month's records are accepted until 06:00 UTC on the 1st. */
+const monthEndGraceMs = 6 * hourMs;
 
 interface ParsedRecord {
   readonly raw: WireObject;
@@ -167,13 +170,21 @@ export const meteringOperations = (
   };
 
   const checkTimestamp = (record: ParsedRecord, now: Date) => {
+    const { meteringWindow } = settings;
+    const hours = meteringWindow === 'sdk-model' ? 24 : meteringWindow;
     const ageMs = now.getTime() - record.timestamp.getTime();
-    if (ageMs < 0 || ageMs >= settings.meteringWindowHours * hourMs) {
-      throw new AwsJsonError(
+    const outOfBounds = (rule: string) =>
+      new AwsJsonError(
         'TimestampOutOfBoundsException',
         `${record.where}Timestamp ${record.timestamp.toISOString()} is outside the accepted window ` +
-          `(the last ${settings.meteringWindowHours} hours, not in the future); the whole batch is rejected`,
+          `(${rule}); the whole batch is rejected`,
       );
+    if (ageMs < 0 || ageMs >= hours * hourMs) throw outOfBounds(`the last ${hours} hours, not in the future`);
+    if (meteringWindow === 'sdk-model') {
+      const monthStart = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1);
+      if (record.timestamp.getTime() < monthStart && now.getTime() >= monthStart + monthEndGraceMs) {
+        throw outOfBounds("the previous month's records are accepted until 06:00 UTC on the 1st");
+      }
     }
   };
 
@@ -207,13 +218,12 @@ export const meteringOperations = (
         );
       }
       const productCode = optionalString(input, 'ProductCode', '', 'InvalidProductCodeException');
-      if (!legacy && productCode !== undefined && productCode.length > 0) {
-        // Choice: a license-mode product names itself through each record's LicenseArn; a
-        // request-level ProductCode is the legacy shape and is refused rather than ignored.
-        throw new AwsJsonError(
-          'InvalidProductCodeException',
-          'ProductCode must not be set: this product identifies buyers by LicenseArn on each UsageRecord',
-        );
+      // AWS accepts a request-level ProductCode beside LicenseArn records and (its migration note
+      // warns) bills that customer twice in the hour: once per LicenseArn, once as a customer record
+      // of the ProductCode. The emulator does the same, so a ledger-vs-billed check catches it.
+      const billedApart = !legacy && productCode !== undefined && productCode.length > 0;
+      if (billedApart && productCode !== settings.productCode) {
+        throw new AwsJsonError('InvalidProductCodeException', `Unknown product code ${productCode}`);
       }
       if (legacy && productCode !== settings.productCode) {
         throw new AwsJsonError(
@@ -242,6 +252,26 @@ export const meteringOperations = (
           return;
         }
         const hour = new Date(Math.floor(record.timestamp.getTime() / hourMs) * hourMs);
+        const entry = (meteringRecordId: string): BilledRecord => ({
+          licenseArn: license.licenseArn,
+          ...(legacy ? { customerIdentifier: license.customerIdentifier } : {}),
+          customerAwsAccountId: license.customerAwsAccountId,
+          dimension: record.dimension,
+          hour,
+          timestamp: record.timestamp,
+          quantity: record.quantity,
+          meteringRecordId,
+          receivedAt: now,
+        });
+        if (billedApart) {
+          // The second bill: the same usage under the request's ProductCode, as its own customer record.
+          const apartKey = MeteringLedger.key(
+            `${license.licenseArn}\u0000ProductCode`,
+            record.dimension,
+            hour,
+          );
+          if (ledger.get(apartKey) === undefined) ledger.add(apartKey, entry(randomUUID()));
+        }
         const key = MeteringLedger.key(license.licenseArn, record.dimension, hour);
         const billed = ledger.get(key);
         if (billed !== undefined) {
@@ -255,17 +285,7 @@ export const meteringOperations = (
           return;
         }
         const meteringRecordId = randomUUID();
-        ledger.add(key, {
-          licenseArn: license.licenseArn,
-          ...(legacy ? { customerIdentifier: license.customerIdentifier } : {}),
-          customerAwsAccountId: license.customerAwsAccountId,
-          dimension: record.dimension,
-          hour,
-          timestamp: record.timestamp,
-          quantity: record.quantity,
-          meteringRecordId,
-          receivedAt: now,
-        });
+        ledger.add(key, entry(meteringRecordId));
         results.push({ UsageRecord: record.raw, Status: 'Success', MeteringRecordId: meteringRecordId });
       });
       return { Results: results, UnprocessedRecords: unprocessed };

@@ -13,6 +13,10 @@
  * | 401 | `invalid_token` | `GET /v1/auth/userinfo` with an unknown ID token |
  * | 404 | `not_found` | unknown route, tenant, user, tenant user, plan, role assignment or temporary code |
  * | 429 / 5xx | `too_many_requests` / `internal_server_error` / `service_unavailable` | injected faults |
+ * | 501 | `not_served` | an operation of the SaaSus documents this emulator does not serve |
+ *
+ * A 400 or 404 goes out only where the operation declares it; elsewhere the same `type` and message
+ * come with the 500 that SaaSus declares for every operation (`operations.ts`).
  */
 export class SaasusEmulatorError extends Error {
   override readonly name = 'SaasusEmulatorError';

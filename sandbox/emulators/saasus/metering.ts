@@ -4,8 +4,12 @@ import { badRequest } from './errors.js';
  * Metering counts as SaaSus models them: a count per (tenant, unit, Unix second), updated with
  * `add`, `sub` or `direct`, and rolled up into calendar-day counts. SaaSus does not document the time
  * zone of its days, so it is configurable (default UTC), nor whether a count may go below zero: the
- * emulator floors it at 0.
+ * emulator floors it at 0. Nor does it say what `direct` overwrites: the count of that second
+ * (`second`, the default) or the unit's count for the whole day (`day`: the day's other seconds are
+ * cleared); the emulator plays either.
  */
+
+export type DirectMeaning = 'second' | 'day';
 
 export type AggregateUsage = 'sum' | 'max';
 export type CountMethod = 'add' | 'sub' | 'direct';
@@ -51,6 +55,7 @@ export class MeteringCounts {
     timeZone: string,
     /** Units with a declared aggregation; unknown units sum. */
     private readonly aggregation: ReadonlyMap<string, AggregateUsage>,
+    private readonly directMeaning: DirectMeaning = 'second',
   ) {
     this.#localDate = dateFormatter(timeZone);
   }
@@ -64,6 +69,12 @@ export class MeteringCounts {
     this.#counts.set(tenantId, byUnit);
     const byTimestamp = byUnit.get(unit) ?? new Map<number, number>();
     byUnit.set(unit, byTimestamp);
+    if (method === 'direct' && this.directMeaning === 'day') {
+      const day = this.#localDate(timestamp);
+      for (const other of [...byTimestamp.keys()]) {
+        if (other !== timestamp && this.#localDate(other) === day) byTimestamp.delete(other);
+      }
+    }
     const current = byTimestamp.get(timestamp) ?? 0;
     const next = method === 'direct' ? count : method === 'add' ? current + count : current - count;
     const floored = Math.max(0, next);

@@ -1,7 +1,13 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { badRequest, notFound, SaasusEmulatorError } from './errors.js';
 import { EventBridgeIntegration } from './integration.js';
-import { type AggregateUsage, type CountMethod, isCalendarDate, MeteringCounts } from './metering.js';
+import {
+  type AggregateUsage,
+  type CountMethod,
+  type DirectMeaning,
+  isCalendarDate,
+  MeteringCounts,
+} from './metering.js';
 import {
   attributeBody,
   createSaasUserBody,
@@ -86,7 +92,11 @@ export interface SaasusStateOptions {
   readonly tenantAttributes: readonly AttributeSeed[];
   readonly meteringUnits: readonly MeteringUnitSeed[];
   readonly meteringTimeZone: string;
+  /** What `direct` overwrites: the second's count or the day's (undocumented). */
+  readonly meteringDirect?: DirectMeaning;
   readonly tempCodeTtlMs: number;
+  /** UpdateTenantPlan without next_plan_id (undocumented): removes the plan, or is ignored. */
+  readonly emptyPlanReservation?: 'removes-plan' | 'ignored';
 }
 
 interface PlanHistoryRecord {
@@ -186,6 +196,7 @@ export class SaasusState {
     this.#metering = new MeteringCounts(
       options.meteringTimeZone,
       new Map(options.meteringUnits.map((unit) => [unit.unit_name, unit.aggregate_usage ?? 'sum'])),
+      options.meteringDirect,
     );
   }
 
@@ -300,6 +311,7 @@ export class SaasusState {
       throw badRequest(`unknown pricing plan ${change.next_plan_id}`);
     }
     const now = this.#nowSeconds();
+    if (change.next_plan_id === undefined && this.#options.emptyPlanReservation === 'ignored') return;
     if (change.using_next_plan_from === undefined) {
       this.#applyPlan(tenant, change, now);
       return;
