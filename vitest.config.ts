@@ -10,10 +10,10 @@ export default defineConfig({
     // `npm test` runs with --coverage; a targeted `npx vitest run <file>` does not.
     coverage: {
       provider: 'v8',
-      include: ['functions/**', 'lib/**', 'sandbox/**', 'bin/**', 'config/**'],
+      include: ['functions/**/*.ts', 'lib/**/*.ts', 'sandbox/**/*.ts', 'bin/**/*.ts'],
       reporter: ['text-summary'],
-      // Today's figures: coverage may rise, never fall.
-      thresholds: { statements: 0, branches: 0, functions: 0, lines: 0 },
+      // The figures of 2026-12-02 (85.16 / 76.13 / 87.57 / 86.38 %): coverage may rise, never fall.
+      thresholds: { statements: 85, branches: 76, functions: 87, lines: 86 },
     },
     env: {
       POWERTOOLS_DEV: 'true',
