@@ -104,7 +104,7 @@ export class Metering extends Construct {
     // Least privilege: the worker reads and updates licenses, reads and writes its ledger items.
     this.worker.addToRolePolicy(
       new PolicyStatement({
-        actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+        actions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
         resources: [state.licenses.tableArn],
       }),
     );
@@ -132,9 +132,12 @@ export class Metering extends Construct {
       memorySize: 1024,
       environment: { ...runtimeEnvironment(config, state), METERING_QUEUE_URL: queue.queueUrl },
     });
-    // The fan-out scans licenses, queries the pending index and marks expired items.
+    // The fan-out queries the meterable licenses' index, queries the pending index and marks expired items.
     this.scheduleFunction.addToRolePolicy(
-      new PolicyStatement({ actions: ['dynamodb:Scan'], resources: [state.licenses.tableArn] }),
+      new PolicyStatement({
+        actions: ['dynamodb:Query'],
+        resources: [`${state.licenses.tableArn}/index/meterable`],
+      }),
     );
     this.scheduleFunction.addToRolePolicy(
       new PolicyStatement({
