@@ -173,7 +173,13 @@ export const runMeteringCase = async (
 
     hosts.push(
       ...(await Promise.all(
-        Array.from({ length: workers }, () => startHost({ bundlePath: workerFn.bundlePath, env: workerEnv })),
+        Array.from({ length: workers }, () =>
+          startHost({
+            bundlePath: workerFn.bundlePath,
+            env: workerEnv,
+            ...(process.env.BENCH_WORKER_LOGS ? { output: 'inherit' as const } : {}),
+          }),
+        ),
       )),
     );
     const workerHosts = hosts.slice(1);
