@@ -119,6 +119,12 @@ export const ledgerUsageKey = (usageHour: Date, dimension: string): string =>
  */
 export const quotaItemKey = { licenseKey: '#quota', usageKey: 'BatchMeterUsage' } as const;
 
+/**
+ * Written (in the same `#quota` partition, so the same filters skip it) once the fan-out has given
+ * every meterable license that predates the `meterable` index its `meteringShard`.
+ */
+export const meterableBackfillItemKey = { licenseKey: '#quota', usageKey: 'meterableIndexBackfill' } as const;
+
 export const isQuotaItem = (item: Readonly<Record<string, unknown>>): boolean =>
   item.licenseKey === quotaItemKey.licenseKey;
 

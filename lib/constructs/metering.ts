@@ -132,7 +132,8 @@ export class Metering extends Construct {
       memorySize: 1024,
       environment: { ...runtimeEnvironment(config, state), METERING_QUEUE_URL: queue.queueUrl },
     });
-    // The fan-out queries the meterable licenses' index, queries the pending index and marks expired items.
+    // The fan-out queries the meterable licenses' index, queries the pending index and marks
+    // expired items; Scan and UpdateItem on licenses only for the one-time index backfill.
     this.scheduleFunction.addToRolePolicy(
       new PolicyStatement({
         actions: ['dynamodb:Query'],
@@ -141,7 +142,13 @@ export class Metering extends Construct {
     );
     this.scheduleFunction.addToRolePolicy(
       new PolicyStatement({
-        actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+        actions: ['dynamodb:Scan', 'dynamodb:UpdateItem'],
+        resources: [state.licenses.tableArn],
+      }),
+    );
+    this.scheduleFunction.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
         resources: [state.meteringLedger.tableArn],
       }),
     );

@@ -301,10 +301,12 @@ describe('metering infrastructure', () => {
     expect(document).toContain('sqs:SendMessage');
     expect(document).not.toContain('aws-marketplace');
     expect(document).not.toContain('secretsmanager');
-    // The fan-out reads the sparse meterable index, never the whole licenses table.
+    // The fan-out reads the sparse meterable index (Scan only for its one-time backfill).
     expect(dynamoActions(template, scheduleRole)).toEqual([
       'dynamodb:GetItem',
+      'dynamodb:PutItem',
       'dynamodb:Query',
+      'dynamodb:Scan',
       'dynamodb:UpdateItem',
     ]);
     expect(document).toContain('/index/meterable');

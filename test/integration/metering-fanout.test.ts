@@ -1,8 +1,9 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type MeteringMessage, parseMeteringMessage, runFanout, sqsEnqueue } from '#shared/metering/fanout';
 import { type CrashPoint, InjectedCrash, meterLicenses } from '#shared/metering/pipeline';
-import { meterableLicenses, meteringAttributes } from '#shared/metering/store';
+import { backfillMeterableIndex, meterableLicenses, meteringAttributes } from '#shared/metering/store';
 import { at, type Harness, startHarness, startQueue } from './metering-harness.js';
 
 const t = (time: string) => at(`2026-11-22T${time}:00.000Z`);
@@ -150,6 +151,46 @@ describe('hourly fan-out', () => {
       deprovisionedAt: t('13:00'),
     });
     expect(await keysInIndex()).not.toContain(active.licenseKey);
+  });
+
+  it('gives licenses stored before the meterable index their shard once, on the first fan-out', async () => {
+    const old = await h.addLicense({ activeAt: t('09:20') });
+    // As stored before the index existed: active, without meteringShard.
+    await DynamoDBDocumentClient.from(h.local.client).send(
+      new UpdateCommand({
+        TableName: h.local.tables.Licenses,
+        Key: { licenseKey: old.licenseKey },
+        UpdateExpression: 'REMOVE meteringShard',
+      }),
+    );
+    const backfill = () =>
+      backfillMeterableIndex({
+        client: h.local.client,
+        licensesTableName: h.local.tables.Licenses,
+        ledgerTableName: h.local.tables.MeteringLedger,
+      });
+    const keys = async () => {
+      const found: string[] = [];
+      for await (const page of meterableLicenses({
+        client: h.local.client,
+        tableName: h.local.tables.Licenses,
+      })) {
+        for (const item of page) if (item.licenseKey) found.push(item.licenseKey);
+      }
+      return found;
+    };
+    expect(await keys()).not.toContain(old.licenseKey);
+    expect(await backfill()).toBeGreaterThanOrEqual(1);
+    expect(await keys()).toContain(old.licenseKey);
+    // Done once: a later run only reads the marker.
+    await DynamoDBDocumentClient.from(h.local.client).send(
+      new UpdateCommand({
+        TableName: h.local.tables.Licenses,
+        Key: { licenseKey: old.licenseKey },
+        UpdateExpression: 'REMOVE meteringShard',
+      }),
+    );
+    expect(await backfill()).toBe(0);
   });
 
   it('queues with SendMessageBatch, ten per call, sending refused entries again', async () => {

@@ -174,6 +174,8 @@ export interface FanoutDeps {
   readonly licensePages: () => AsyncIterable<Partial<LicenseItem>[]>;
   readonly ledger: Pick<LedgerStore, 'pending' | 'recordOutcome' | 'pendingShards'>;
   readonly enqueue: (messages: readonly MeteringMessage[]) => Promise<void>;
+  /** Gives licenses stored before the meterable index their shard (once; see store.ts). */
+  readonly backfillMeterableIndex?: () => Promise<number>;
   readonly logger?: MeteringLogger;
 }
 
@@ -198,6 +200,8 @@ export const runFanout = async (
 ): Promise<FanoutReport> => {
   const { now } = input;
   const window = deps.config.metering.allowedWindowHours;
+  const backfilled = (await deps.backfillMeterableIndex?.()) ?? 0;
+  if (backfilled > 0) deps.logger?.info('Meterable index backfilled', { licenses: backfilled });
   // Page by page: the whole table's lifecycle records would not fit in memory at scale.
   const due = new Set<string>();
   let stopped = 0;

@@ -4,13 +4,23 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
+  ScanCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
 import { describeIssues } from '../config.js';
 import { buyerIdentitySchema } from '../marketplace/identity.js';
 import { LicenseConflictError, type LicenseItem, type LicenseStore } from '../store/licenses.js';
-import { fnv1a, ledgerUsageKey, licensesTable, meteringLedgerTable, meteringShards } from '../tables.js';
+import {
+  fnv1a,
+  ledgerUsageKey,
+  licensesTable,
+  meterableBackfillItemKey,
+  meterableStatuses,
+  meteringLedgerTable,
+  meteringShardOf,
+  meteringShards,
+} from '../tables.js';
 import type { UsageRecord } from './batches.js';
 import { HOUR_MS, hourKey, parseHourKey } from './hours.js';
 import { type LedgerStatus, type LedgerTransition, ledgerStatuses, type RecordOutcome } from './outcomes.js';
@@ -567,3 +577,74 @@ export async function* meterableLicenses({
     yield result.value;
   }
 }
+
+/**
+ * Once per deployment: licenses stored before the `meterable` index existed have no
+ * `meteringShard` and would never be read by the fan-out. The first fan-out after the upgrade scans
+ * the licenses table for meterable ones without it, sets it (only if the status is still
+ * meterable), and records that it is done; later runs cost one GetItem. Returns the licenses fixed.
+ */
+export const backfillMeterableIndex = async ({
+  client,
+  licensesTableName,
+  ledgerTableName,
+}: {
+  readonly client: DynamoDBClient;
+  readonly licensesTableName: string;
+  readonly ledgerTableName: string;
+}): Promise<number> => {
+  const documents = DynamoDBDocumentClient.from(client);
+  const marker = await documents.send(
+    new GetCommand({ TableName: ledgerTableName, Key: meterableBackfillItemKey, ConsistentRead: true }),
+  );
+  if (marker.Item) return 0;
+  const statuses = Object.fromEntries(meterableStatuses.map((status, index) => [`:s${index}`, status]));
+  const meterable = `#status IN (${Object.keys(statuses).join(', ')})`;
+  let fixed = 0;
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await documents.send(
+      new ScanCommand({
+        TableName: licensesTableName,
+        ProjectionExpression: '#key',
+        FilterExpression: `${meterable} AND attribute_not_exists(#shard)`,
+        ExpressionAttributeNames: {
+          '#key': licensesTable.partitionKey.name,
+          '#status': 'status',
+          '#shard': 'meteringShard',
+        },
+        ExpressionAttributeValues: statuses,
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    await Promise.all(
+      (page.Items ?? []).map(async (item) => {
+        const licenseKey = String(item[licensesTable.partitionKey.name]);
+        try {
+          await documents.send(
+            new UpdateCommand({
+              TableName: licensesTableName,
+              Key: { [licensesTable.partitionKey.name]: licenseKey },
+              UpdateExpression: 'SET #shard = :shard',
+              ConditionExpression: `${meterable} AND attribute_not_exists(#shard)`,
+              ExpressionAttributeNames: { '#status': 'status', '#shard': 'meteringShard' },
+              ExpressionAttributeValues: { ...statuses, ':shard': meteringShardOf(licenseKey) },
+            }),
+          );
+          fixed++;
+        } catch (error) {
+          // Its status changed meanwhile: the write that changed it set or removed the shard.
+          if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        }
+      }),
+    );
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  await documents.send(
+    new PutCommand({
+      TableName: ledgerTableName,
+      Item: { ...meterableBackfillItemKey, completedAt: new Date().toISOString(), licenses: fixed },
+    }),
+  );
+  return fixed;
+};
