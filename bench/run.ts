@@ -11,6 +11,7 @@ import { renderMarkdown } from './report.js';
 import { type BundleResult, runBundleSizes } from './scenarios/bundle.js';
 import { type ColdInitResult, type CompareSubjects, runColdInit } from './scenarios/cold-init.js';
 import { runEvents } from './scenarios/events.js';
+import { runFanoutBacklog } from './scenarios/fanout-backlog.js';
 import { type MeteringFigure, type MeteringHistory, runMeteringCase } from './scenarios/metering.js';
 import { runSignUp } from './scenarios/signup.js';
 
@@ -28,6 +29,8 @@ import { runSignUp } from './scenarios/signup.js';
  *   --dimensions        dimensions per metering case, each size runs once per value (default 1,2,3)
  *   --dynamo-latency-ms added to every DynamoDB request in the metering cases (default 10)
  *   --saasus-latency-ms added to every SaaSus call in the metering cases (default 150)
+ *   --fanout-backlog N  also run the hourly fan-out after an outage: N licenses × 3 with pending
+ *                       items that left the window (expired and queued in one schedule run)
  *   --compression N     quota compression of the largest metering case (must divide the worker count)
  *   --synth-dir DIR     reuse a `cdk synth -o DIR` output instead of synthesizing
  *   --cold-compare M    a module whose default export adds another project's handlers to the cold
@@ -45,6 +48,7 @@ const { values } = parseArgs({
     'metering-sizes': { type: 'string' },
     compression: { type: 'string', default: '1' },
     dimensions: { type: 'string', default: '1,2,3' },
+    'fanout-backlog': { type: 'string' },
     'dynamo-latency-ms': { type: 'string', default: '10' },
     'saasus-latency-ms': { type: 'string', default: '150' },
     'synth-dir': { type: 'string' },
@@ -241,6 +245,9 @@ const main = async (): Promise<number> => {
               ledgerEqualsBilled: figure.correctness.ledgerMatchesBilled,
               limiterRequestsPerCall: figure.limiterRequestsPerCall,
               maxCallsInOneSecond: figure.maxCallsInSlidingSecond,
+              dynamoRequestsPerRecord: figure.dynamoRequestsPerRecord,
+              firstCallSeconds: figure.firstCallSeconds,
+              ratioSendWindow: figure.ratioSendWindow,
               dynamoLatencyMs,
               saasusLatencyMs,
               loadAverageBefore: figure.loadAverageBefore,
@@ -274,7 +281,14 @@ const main = async (): Promise<number> => {
           msPerThousandRecords: figure.msPerThousandRecords,
           runAt: figure.runAt ?? String(previous.runAt ?? ''),
         }));
+      const backlogLicenses = Number(values['fanout-backlog'] ?? 0);
+      const backlog =
+        backlogLicenses > 0
+          ? await runFanoutBacklog(synthesis, { licenses: backlogLicenses, dynamoLatencyMs }, log)
+          : (earlier as { backlog?: unknown } | undefined)?.backlog;
+      if (backlogLicenses > 0) process.stdout.write(`${JSON.stringify({ fanoutBacklog: backlog })}\n`);
       results.metering = {
+        ...(backlog === undefined ? {} : { backlog }),
         cases: [...kept, ...figures].sort(
           (a, b) => a.licenses - b.licenses || (a.dimensions ?? 3) - (b.dimensions ?? 3),
         ),

@@ -1,6 +1,7 @@
 import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { dayOf } from '../../functions/shared/metering/hours.js';
 import { meteringAttributes } from '../../functions/shared/metering/store.js';
+import { meteringShardOf } from '../../functions/shared/tables.js';
 import { lifecycleFor } from '../../test/integration/metering-harness.js';
 import { mapConcurrent } from './stats.js';
 import type { World } from './world.js';
@@ -59,6 +60,7 @@ export const seedMeteringLicenses = async (
     customerAwsAccountId: license.account,
     productCode: config.marketplace.productCode,
     status: 'active',
+    meteringShard: meteringShardOf(license.licenseKey),
     createdAt: activeAt,
     updatedAt: activeAt,
     version: 0,

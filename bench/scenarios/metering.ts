@@ -78,6 +78,8 @@ export interface MeteringFigure {
   readonly recordsPerAcceptedCall: number;
   /** DynamoDB requests on the limiter's item per BatchMeterUsage call (every call takes one slot). */
   readonly limiterRequestsPerCall?: number;
+  /** DynamoDB requests of the whole run (workers, limiter, the harness's probe) per billed record. */
+  readonly dynamoRequestsPerRecord?: number;
   /** The most calls (any outcome) that reached the emulator within one sliding second. */
   readonly maxCallsInSlidingSecond?: number;
   readonly seedSeconds: number;
@@ -173,7 +175,13 @@ export const runMeteringCase = async (
 
     hosts.push(
       ...(await Promise.all(
-        Array.from({ length: workers }, () => startHost({ bundlePath: workerFn.bundlePath, env: workerEnv })),
+        Array.from({ length: workers }, () =>
+          startHost({
+            bundlePath: workerFn.bundlePath,
+            env: workerEnv,
+            ...(process.env.BENCH_WORKER_LOGS ? { output: 'inherit' as const } : {}),
+          }),
+        ),
       )),
     );
     const workerHosts = hosts.slice(1);
@@ -337,6 +345,10 @@ export const runMeteringCase = async (
         2,
       ),
       maxCallsInSlidingSecond,
+      dynamoRequestsPerRecord: round(
+        (statsAfter.requests - statsBefore.requests) / Math.max(1, billed.length),
+        2,
+      ),
       seedSeconds: round(seedSeconds, 1),
       fanoutSeconds: round(fanout.ms / 1000, 2),
       wallSeconds: round(wallSeconds, 2),

@@ -8,7 +8,7 @@ import { parseEnv } from '#shared/env';
 import { type FanoutReport, runFanout, sqsEnqueue } from '#shared/metering/fanout';
 import { hourStart } from '#shared/metering/hours';
 import { publishFanoutMetrics } from '#shared/metering/metrics';
-import { createLedgerStore, scanMeteredLicenses } from '#shared/metering/store';
+import { backfillMeterableIndex, createLedgerStore, meterableLicenses } from '#shared/metering/store';
 import { logger, metrics } from '#shared/powertools';
 import { createRuntime, runtimeEnvSchema } from '#shared/runtime';
 
@@ -30,9 +30,15 @@ export const handler = middy(async (event: unknown): Promise<FanoutReport> => {
   const report = await runFanout(
     {
       config: runtime.config,
-      licensePages: () => scanMeteredLicenses({ client: runtime.dynamo(), tableName: env.LICENSES_TABLE }),
+      licensePages: () => meterableLicenses({ client: runtime.dynamo(), tableName: env.LICENSES_TABLE }),
       ledger: createLedgerStore({ client: runtime.dynamo(), tableName: env.METERING_LEDGER_TABLE }),
       enqueue: sqsEnqueue(sqs, env.METERING_QUEUE_URL),
+      backfillMeterableIndex: () =>
+        backfillMeterableIndex({
+          client: runtime.dynamo(),
+          licensesTableName: env.LICENSES_TABLE,
+          ledgerTableName: env.METERING_LEDGER_TABLE,
+        }),
       logger,
     },
     { now: at, runHour: hourStart(input.scheduledTime === undefined ? at : new Date(input.scheduledTime)) },

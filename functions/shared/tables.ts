@@ -46,8 +46,36 @@ export const licensesTable = {
       indexName: 'byTenant',
       partitionKey: { name: 'tenantId', type: 'S' },
     },
+    {
+      indexName: 'meterable',
+      partitionKey: { name: 'meteringShard', type: 'S' },
+      sortKey: { name: 'licenseKey', type: 'S' },
+    },
   ],
 } as const satisfies TableDefinition;
+
+/**
+ * The `meterable` index: `meteringShard` exists only while a license's `status` says metering may
+ * be open, so the hourly fan-out reads the meterable licenses, not every license ever sold. The
+ * attribute is spread over a few shards (by license key) so no one index partition takes them all.
+ */
+export const meterableStatuses: readonly string[] = ['active', 'ending'];
+export const METERING_SHARD_COUNT = 8;
+
+/** A stable 32-bit hash (FNV-1a) that spreads keys over index shards. */
+export const fnv1a = (text: string): number => {
+  let hash = 0x811c9dc5;
+  for (let index = 0; index < text.length; index++) {
+    hash ^= text.charCodeAt(index);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash;
+};
+
+export const meteringShardOf = (licenseKey: string): string => `m${fnv1a(licenseKey) % METERING_SHARD_COUNT}`;
+
+export const meteringShards = (): string[] =>
+  Array.from({ length: METERING_SHARD_COUNT }, (_, shard) => `m${shard}`);
 
 /**
  * The metering ledger: one item per (license, dimension, usage hour). The sort key starts with
@@ -114,6 +142,12 @@ export const ledgerUsageKey = (usageHour: Date, dimension: string): string =>
  * (`isQuotaItem`).
  */
 export const quotaItemKey = { licenseKey: '#quota', usageKey: 'BatchMeterUsage' } as const;
+
+/**
+ * Written (in the same `#quota` partition, so the same filters skip it) once the fan-out has given
+ * every meterable license that predates the `meterable` index its `meteringShard`.
+ */
+export const meterableBackfillItemKey = { licenseKey: '#quota', usageKey: 'meterableIndexBackfill' } as const;
 
 export const isQuotaItem = (item: Readonly<Record<string, unknown>>): boolean =>
   item.licenseKey === quotaItemKey.licenseKey;

@@ -2,7 +2,7 @@ import { type CfnElement, Stack, Validations } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { CfnFunction, IFunction } from 'aws-cdk-lib/aws-lambda';
-import { meteringLedgerTable } from '#shared/tables';
+import { licensesTable, meteringLedgerTable } from '#shared/tables';
 import { ENTRY_METADATA_KEY } from './bridge-function.js';
 import type { State } from './state.js';
 
@@ -61,15 +61,17 @@ export const dataAccessByEntry: Readonly<Record<string, DataAccess>> = {
   // (read = Query of the license's items, putIfAbsent, recordOutcome / recordAttempt, get) and
   // the shared rate-limit item in the ledger table (account-rate-limit.ts: get, update).
   'functions/metering/worker.ts': {
-    licenses: { table: ['GetItem', 'UpdateItem'] },
+    licenses: { table: ['BatchGetItem', 'GetItem', 'UpdateItem'] },
     meteringLedger: { table: ['GetItem', 'PutItem', 'UpdateItem', 'Query'] },
   },
-  // metering/fanout.ts: scanMeteredLicenses (Scan of licenses), the pending-index sweep, and
-  // recordOutcome for expired items (UpdateItem, then GetItem when another run got there first).
+  // metering/fanout.ts: the meterable licenses' sparse index (Query); Scan and UpdateItem of
+  // licenses only for the one-time index backfill; the pending-index sweep and recordOutcome for
+  // expired items (UpdateItem, then GetItem when another run got there first); the backfill's
+  // done-marker in the ledger (PutItem).
   'functions/metering/schedule.ts': {
-    licenses: { table: ['Scan'] },
+    licenses: { table: ['Scan', 'UpdateItem'], queriedIndexes: [licensesTable.indexes[3].indexName] },
     meteringLedger: {
-      table: ['GetItem', 'UpdateItem'],
+      table: ['GetItem', 'PutItem', 'UpdateItem'],
       queriedIndexes: [meteringLedgerTable.indexes[0].indexName],
     },
   },

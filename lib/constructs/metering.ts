@@ -127,7 +127,8 @@ export class Metering extends Construct {
       memorySize: 1024,
       environment: { ...runtimeEnvironment(config, state), METERING_QUEUE_URL: queue.queueUrl },
     });
-    // The fan-out scans licenses, queries the pending index and marks expired items.
+    // The fan-out queries the meterable licenses' index, queries the pending index and marks
+    // expired items; Scan and UpdateItem on licenses only for the one-time index backfill.
     grantDataAccess(this.scheduleFunction, state);
     // SendMessageBatch needs sqs:SendMessage; the fan-out never reads queue attributes.
     queue.grants.actions(this.scheduleFunction, ['sqs:SendMessage']);

@@ -345,13 +345,17 @@ describe('metering infrastructure', () => {
     expect(document).toContain('sqs:SendMessage');
     expect(document).not.toContain('aws-marketplace');
     expect(document).not.toContain('secretsmanager');
+    // The fan-out reads the sparse meterable index (Scan only for its one-time backfill).
     expect(dynamoActions(template, scheduleRole)).toEqual([
       'dynamodb:GetItem',
+      'dynamodb:PutItem',
       'dynamodb:Query',
       'dynamodb:Scan',
       'dynamodb:UpdateItem',
     ]);
+    expect(document).toContain('/index/meterable');
     expect(dynamoActions(template, roleOf(workerId(template)))).toEqual([
+      'dynamodb:BatchGetItem',
       'dynamodb:GetItem',
       'dynamodb:PutItem',
       'dynamodb:Query',

@@ -23,6 +23,7 @@ import {
 import { createSaasusClient, type SaasusClient } from '#shared/saasus/client';
 import { staticSecretSource } from '#shared/secrets';
 import { createLicenseStore, type LicenseStore } from '#shared/store/licenses';
+import { meteringShardOf } from '#shared/tables';
 import { saasusContract } from '#test/support/saasus-contract';
 import { exampleConfigInput } from '../support/config.js';
 import { startDynalite } from '../support/dynalite.js';
@@ -160,6 +161,7 @@ export const startHarness = async (options: HarnessOptions) => {
             customerAwsAccountId: account,
             productCode: config.marketplace.productCode,
             status: 'active',
+            meteringShard: meteringShardOf(emulated.licenseArn),
             createdAt: timestamp,
             updatedAt: timestamp,
             version: 0,

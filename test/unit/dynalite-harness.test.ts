@@ -19,6 +19,7 @@ describe('dynalite harness', () => {
       'byAccount',
       'byCustomerIdentifier',
       'byTenant',
+      'meterable',
     ]);
     const ledger = await local.client.send(
       new DescribeTableCommand({ TableName: local.tables.MeteringLedger }),

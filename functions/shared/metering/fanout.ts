@@ -30,7 +30,9 @@ import { expiryOutcome, type LedgerStore, meteringStateOf } from './store.js';
  *
  * The same pass sweeps the `pending` index: items that left the window are marked expired
  * (their license may no longer be metered, so no worker would see them), and licenses with
- * pending items still in the window are queued so their records are sent.
+ * pending items still in the window are queued so their records are sent. The due licenses are
+ * queued first, and the expiries written many at once, so a 24-hour backlog neither delays the
+ * hour's messages nor outlives the schedule's timeout.
  */
 
 export const meterMessageSchema = z.strictObject({
@@ -168,10 +170,12 @@ export const selectDueLicenses = (
 
 export interface FanoutDeps {
   readonly config: Pick<DeploymentConfig, 'marketplace' | 'plans' | 'revocation' | 'metering'>;
-  /** Pages of licenses that may be metered (see `scanMeteredLicenses`). */
+  /** Pages of licenses that may be metered (see `meterableLicenses`). */
   readonly licensePages: () => AsyncIterable<Partial<LicenseItem>[]>;
   readonly ledger: Pick<LedgerStore, 'pending' | 'recordOutcome' | 'pendingShards'>;
   readonly enqueue: (messages: readonly MeteringMessage[]) => Promise<void>;
+  /** Gives licenses stored before the meterable index their shard (once; see store.ts). */
+  readonly backfillMeterableIndex?: () => Promise<number>;
   readonly logger?: MeteringLogger;
 }
 
@@ -196,6 +200,8 @@ export const runFanout = async (
 ): Promise<FanoutReport> => {
   const { now } = input;
   const window = deps.config.metering.allowedWindowHours;
+  const backfilled = (await deps.backfillMeterableIndex?.()) ?? 0;
+  if (backfilled > 0) deps.logger?.info('Meterable index backfilled', { licenses: backfilled });
   // Page by page: the whole table's lifecycle records would not fit in memory at scale.
   const due = new Set<string>();
   let stopped = 0;
@@ -211,23 +217,33 @@ export const runFanout = async (
     }
   }
 
+  // The hour's due licenses are queued before the sweep: after a long outage the sweep has a
+  // large backlog to expire, and the hour must be queued even if the sweep runs out of time.
+  const unitCount = deps.config.metering.units.length;
+  const dueMessages = planMeterMessages(due, { runHour: input.runHour, unitCount });
+  await deps.enqueue(dueMessages);
+
   let expired = 0;
   const pendingOnly = new Set<string>();
+  const expiries = concurrentWrites(EXPIRY_WRITES_IN_FLIGHT);
   for (const shard of deps.ledger.pendingShards()) {
     for await (const page of deps.ledger.pending(shard)) {
       const partition = partitionByWindow(page, now, window);
       for (const item of partition.expired) {
-        const outcome = expiryOutcome(item, window);
-        const written = await deps.ledger.recordOutcome(item, transitionFor(outcome), now);
-        if (written.result === 'recorded') {
-          expired++;
-          deps.logger?.error('Usage record left the metering window unsent', {
-            licenseKey: item.licenseKey,
-            dimension: item.dimension,
-            usageHour: item.usageHour.toISOString(),
-            quantity: item.quantity,
-          });
-        }
+        // Independent conditional writes, many at once (each marks one item, once).
+        await expiries.add(async () => {
+          const outcome = expiryOutcome(item, window);
+          const written = await deps.ledger.recordOutcome(item, transitionFor(outcome), now);
+          if (written.result === 'recorded') {
+            expired++;
+            deps.logger?.error('Usage record left the metering window unsent', {
+              licenseKey: item.licenseKey,
+              dimension: item.dimension,
+              usageHour: item.usageHour.toISOString(),
+              quantity: item.quantity,
+            });
+          }
+        });
       }
       for (const item of partition.sendable) {
         if (!due.has(item.licenseKey)) pendingOnly.add(item.licenseKey);
@@ -235,12 +251,10 @@ export const runFanout = async (
       }
     }
   }
-
-  const messages = planMeterMessages([...due, ...pendingOnly], {
-    runHour: input.runHour,
-    unitCount: deps.config.metering.units.length,
-  });
-  await deps.enqueue(messages);
+  // Licenses with only pending records to send: queued alongside the last expiries.
+  const pendingMessages = planMeterMessages(pendingOnly, { runHour: input.runHour, unitCount });
+  await Promise.all([deps.enqueue(pendingMessages), expiries.settle()]);
+  const messages = [...dueMessages, ...pendingMessages];
   return {
     runHour: hourKey(input.runHour),
     dueLicenses: due.size,
@@ -250,6 +264,34 @@ export const runFanout = async (
     expired,
     oldestUnreportedHourLagSeconds:
       oldest === undefined ? 0 : Math.max(0, Math.round((now.getTime() - oldest) / 1000)),
+  };
+};
+
+/** Expiry writes in flight during the sweep (a 24-hour backlog is hundreds of thousands). */
+const EXPIRY_WRITES_IN_FLIGHT = 64;
+
+/**
+ * Runs writes with at most `limit` in flight: `add` waits while the pool is full (so reading
+ * pages never races ahead of the writes), `settle` waits for the rest and throws the first failure.
+ */
+const concurrentWrites = (limit: number) => {
+  const inFlight = new Set<Promise<void>>();
+  let failure: { error: unknown } | undefined;
+  return {
+    async add(write: () => Promise<void>): Promise<void> {
+      while (inFlight.size >= limit) await Promise.race(inFlight);
+      if (failure) throw failure.error;
+      const running: Promise<void> = write()
+        .catch((error: unknown) => {
+          failure ??= { error };
+        })
+        .finally(() => inFlight.delete(running));
+      inFlight.add(running);
+    },
+    async settle(): Promise<void> {
+      await Promise.all(inFlight);
+      if (failure) throw failure.error;
+    },
   };
 };
 

@@ -58,18 +58,23 @@ export {
   type UsageSenderOptions,
 } from './send.js';
 
-const createRun = (deps: MeteringDeps, now: Date, mode: Mode) => {
-  const run = createRunContext(deps, now, mode);
-  const { state } = run;
+/**
+ * Licenses of one message planned at once: a whole message (25 licenses for 1-3 dimensions), so
+ * its calls fill while one SaaSus round trip per license is under way.
+ */
+const DEFAULT_PLANNING_SLOTS = 32;
 
+const createRun = (deps: MeteringDeps, now: Date, mode: Mode) => {
   const execute = async (
     licenseKeys: readonly string[],
   ): Promise<{ report: RunReport; works: LicenseWork[] }> => {
     const unique = [...new Set(licenseKeys)];
+    const run = createRunContext(deps, now, mode, unique);
+    const { state } = run;
     const calls = createCallQueue(run);
     // Planning and sending overlap: a call goes out as soon as planned licenses fill it, so the
     // shared rate limit is not left idle while the rest of the message is planned.
-    const planning = deps.planning ?? planningSlots(8);
+    const planning = deps.planning ?? planningSlots(DEFAULT_PLANNING_SLOTS);
     const settled = await Promise.allSettled(
       unique.map(async (licenseKey) => {
         const work = await planning(async () => writeLedger(run, await planLicense(run, licenseKey)));

@@ -92,7 +92,7 @@ export const planningSlots = (limit: number): PlanningSlots => {
 /** Plans one license: steps 1 and 2, and the quantities of the hours now due. */
 export const planLicense = async (run: RunContext, licenseKey: string): Promise<LicensePlan> => {
   const { deps, config, now, mode, write, window, stateStore, checkpoint, skip } = run;
-  const item = await deps.licenses.get(licenseKey);
+  const item = await run.readLicense(licenseKey);
   checkpoint('licenseRead', licenseKey);
   if (!item) {
     skip('unknownLicense');

@@ -1,6 +1,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { DeploymentConfig } from '../config.js';
 import type { BuyerIdentity } from '../marketplace/identity.js';
+import type { LicenseItem } from '../store/licenses.js';
 import { type CrashPoint, type CrashStep, InjectedCrash } from './crash.js';
 import type { MeteringMetric } from './outcomes.js';
 import type { PlanningSlots } from './plan.js';
@@ -42,7 +43,7 @@ export interface MeteringDeps {
   readonly crashAt?: (point: CrashPoint) => boolean;
   /**
    * Where licenses wait for their turn to be planned (SaaSus and DynamoDB reads overlap, calls go
-   * out as soon as planned licenses fill them). @default `planningSlots(8)` for this run
+   * out as soon as planned licenses fill them). @default `planningSlots(32)` for this run
    */
   readonly planning?: PlanningSlots;
   /** See quantities.ts. */
@@ -144,11 +145,18 @@ export interface RunContext {
   /** Dies here if `crashAt` says so (or another step already died). */
   checkpoint(step: CrashStep, licenseKey?: string): void;
   skip(reason: string): void;
+  /** Reads the run's licenses in batches (BatchGetItem) the first time one is asked for. */
+  readLicense(licenseKey: string): Promise<LicenseItem | undefined>;
   /** SaaSus day counts, one call per tenant and day in a run. */
   readCounts(tenantId: string, day: string): Promise<Readonly<Record<string, number>>>;
 }
 
-export const createRunContext = (deps: MeteringDeps, now: Date, mode: Mode): RunContext => {
+export const createRunContext = (
+  deps: MeteringDeps,
+  now: Date,
+  mode: Mode,
+  licenseKeys: readonly string[],
+): RunContext => {
   const state: RunState = {
     metered: 0,
     itemsWritten: 0,
@@ -162,6 +170,8 @@ export const createRunContext = (deps: MeteringDeps, now: Date, mode: Mode): Run
     stopped: new Set(),
   };
   const countCache = new Map<string, Promise<Readonly<Record<string, number>>>>();
+  const { getMany } = deps.licenses;
+  let licenses: Promise<Map<string, LicenseItem>> | undefined;
   return {
     deps,
     config: deps.config,
@@ -182,6 +192,11 @@ export const createRunContext = (deps: MeteringDeps, now: Date, mode: Mode): Run
     },
     skip(reason) {
       state.skipped[reason] = (state.skipped[reason] ?? 0) + 1;
+    },
+    async readLicense(licenseKey) {
+      if (!getMany) return deps.licenses.get(licenseKey);
+      licenses ??= getMany.call(deps.licenses, licenseKeys);
+      return (await licenses).get(licenseKey);
     },
     readCounts(tenantId, day) {
       const key = `${tenantId}\u0000${day}`;

@@ -11,7 +11,16 @@ import * as z from 'zod';
 import { describeIssues } from '../config.js';
 import { buyerIdentitySchema } from '../marketplace/identity.js';
 import { LicenseConflictError, type LicenseItem, type LicenseStore } from '../store/licenses.js';
-import { ledgerUsageKey, licensesTable, meteringLedgerTable } from '../tables.js';
+import {
+  fnv1a,
+  ledgerUsageKey,
+  licensesTable,
+  meterableBackfillItemKey,
+  meterableStatuses,
+  meteringLedgerTable,
+  meteringShardOf,
+  meteringShards,
+} from '../tables.js';
 import type { UsageRecord } from './batches.js';
 import { HOUR_MS, hourKey, parseHourKey } from './hours.js';
 import { type LedgerStatus, type LedgerTransition, ledgerStatuses, type RecordOutcome } from './outcomes.js';
@@ -47,15 +56,6 @@ export const PENDING_SHARD_COUNT = 16;
 export const LEDGER_RETENTION_DAYS = 400;
 
 /** FNV-1a: a stable, well-spread hash, so a license always lands on the same shard. */
-const fnv1a = (text: string): number => {
-  let hash = 0x811c9dc5;
-  for (let index = 0; index < text.length; index++) {
-    hash ^= text.charCodeAt(index);
-    hash = Math.imul(hash, 0x01000193) >>> 0;
-  }
-  return hash;
-};
-
 const shardName = (index: number) => `p${String(index).padStart(2, '0')}`;
 
 /** The `pending` index partition of a license's unsent items. */
@@ -450,7 +450,9 @@ export const meteringStateOf = (item: Partial<LicenseItem>, episode: string): Me
   };
 };
 
-export type MeteringStateLicenses = Pick<LicenseStore, 'get' | 'setAttributes'>;
+/** `getMany`, when there, reads a whole message's licenses in one request. */
+export type MeteringStateLicenses = Pick<LicenseStore, 'get' | 'setAttributes'> &
+  Partial<Pick<LicenseStore, 'getMany'>>;
 
 export const createMeteringStateStore = (licenses: MeteringStateLicenses) => ({
   /** Records that hours up to `hour` are in the ledger (never moves the cursor back). */
@@ -517,36 +519,37 @@ export const fanoutAttributes = [
 export interface LicenseScanOptions {
   readonly client: DynamoDBClient;
   readonly tableName: string;
-  /** Parallel scan segments (each a sequential scan of its part of the table). @default 4 */
-  readonly segments?: number;
   /** Items read per page (DynamoDB's Limit); default: up to 1 MB per page. */
   readonly pageSize?: number;
 }
 
+const meterableIndex = licensesTable.indexes.find((index) => index.indexName === 'meterable');
+
 /**
- * Pages of licenses whose stored `status` says metering may be open (`active`, `ending`), with the
- * fan-out attributes. A parallel scan: the table has no index of metered licenses.
+ * Pages of the licenses whose stored `status` says metering may be open (`active`, `ending`), with
+ * the fan-out attributes: the shards of the sparse `meterable` index, queried side by side. The
+ * cost follows the licenses that may be metered, not every license ever sold.
  */
-export async function* scanMeteredLicenses({
+export async function* meterableLicenses({
   client,
   tableName,
-  segments = 4,
   pageSize,
 }: LicenseScanOptions): AsyncGenerator<Partial<LicenseItem>[]> {
+  if (!meterableIndex) throw new Error('the licenses table has no meterable index');
   const documents = DynamoDBDocumentClient.from(client);
   const names = Object.fromEntries(fanoutAttributes.map((attribute, index) => [`#p${index}`, attribute]));
-  const scanSegment = async function* (segment: number) {
+  const shards = meteringShards();
+  const queryShard = async function* (shard: string) {
     let startKey: Record<string, unknown> | undefined;
     do {
       const page = await documents.send(
-        new ScanCommand({
+        new QueryCommand({
           TableName: tableName,
-          Segment: segment,
-          TotalSegments: segments,
+          IndexName: meterableIndex.indexName,
+          KeyConditionExpression: '#shard = :shard',
           ProjectionExpression: Object.keys(names).join(', '),
-          FilterExpression: '#p1 IN (:active, :ending)',
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: { ':active': 'active', ':ending': 'ending' },
+          ExpressionAttributeNames: { ...names, '#shard': meterableIndex.partitionKey.name },
+          ExpressionAttributeValues: { ':shard': shard },
           ...(pageSize === undefined ? {} : { Limit: pageSize }),
           ExclusiveStartKey: startKey,
         }),
@@ -555,7 +558,7 @@ export async function* scanMeteredLicenses({
       startKey = page.LastEvaluatedKey;
     } while (startKey);
   };
-  const iterators = Array.from({ length: segments }, (_, segment) => scanSegment(segment));
+  const iterators = shards.map((shard) => queryShard(shard));
   const next = (index: number) => iterators[index]?.next().then((result) => ({ index, result }));
   const inFlight = new Map<
     number,
@@ -574,3 +577,74 @@ export async function* scanMeteredLicenses({
     yield result.value;
   }
 }
+
+/**
+ * Once per deployment: licenses stored before the `meterable` index existed have no
+ * `meteringShard` and would never be read by the fan-out. The first fan-out after the upgrade scans
+ * the licenses table for meterable ones without it, sets it (only if the status is still
+ * meterable), and records that it is done; later runs cost one GetItem. Returns the licenses fixed.
+ */
+export const backfillMeterableIndex = async ({
+  client,
+  licensesTableName,
+  ledgerTableName,
+}: {
+  readonly client: DynamoDBClient;
+  readonly licensesTableName: string;
+  readonly ledgerTableName: string;
+}): Promise<number> => {
+  const documents = DynamoDBDocumentClient.from(client);
+  const marker = await documents.send(
+    new GetCommand({ TableName: ledgerTableName, Key: meterableBackfillItemKey, ConsistentRead: true }),
+  );
+  if (marker.Item) return 0;
+  const statuses = Object.fromEntries(meterableStatuses.map((status, index) => [`:s${index}`, status]));
+  const meterable = `#status IN (${Object.keys(statuses).join(', ')})`;
+  let fixed = 0;
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await documents.send(
+      new ScanCommand({
+        TableName: licensesTableName,
+        ProjectionExpression: '#key',
+        FilterExpression: `${meterable} AND attribute_not_exists(#shard)`,
+        ExpressionAttributeNames: {
+          '#key': licensesTable.partitionKey.name,
+          '#status': 'status',
+          '#shard': 'meteringShard',
+        },
+        ExpressionAttributeValues: statuses,
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    await Promise.all(
+      (page.Items ?? []).map(async (item) => {
+        const licenseKey = String(item[licensesTable.partitionKey.name]);
+        try {
+          await documents.send(
+            new UpdateCommand({
+              TableName: licensesTableName,
+              Key: { [licensesTable.partitionKey.name]: licenseKey },
+              UpdateExpression: 'SET #shard = :shard',
+              ConditionExpression: `${meterable} AND attribute_not_exists(#shard)`,
+              ExpressionAttributeNames: { '#status': 'status', '#shard': 'meteringShard' },
+              ExpressionAttributeValues: { ...statuses, ':shard': meteringShardOf(licenseKey) },
+            }),
+          );
+          fixed++;
+        } catch (error) {
+          // Its status changed meanwhile: the write that changed it set or removed the shard.
+          if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        }
+      }),
+    );
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  await documents.send(
+    new PutCommand({
+      TableName: ledgerTableName,
+      Item: { ...meterableBackfillItemKey, completedAt: new Date().toISOString(), licenses: fixed },
+    }),
+  );
+  return fixed;
+};

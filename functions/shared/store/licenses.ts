@@ -1,7 +1,13 @@
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchGetCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { now as businessNow } from '../clock.js';
-import { licensesTable } from '../tables.js';
+import { licensesTable, meterableStatuses, meteringShardOf } from '../tables.js';
 
 /**
  * The license record, one item per Marketplace license (see `licensesTable`). Every flow updates
@@ -87,6 +93,32 @@ export const createLicenseStore = ({ client, tableName, now = businessNow }: Lic
     },
 
     /**
+     * Several licenses in as few requests as DynamoDB allows (BatchGetItem, 100 keys each, strongly
+     * consistent like `get`); keys DynamoDB left unprocessed are asked again. Absent licenses are
+     * absent from the map.
+     */
+    async getMany(licenseKeys: readonly string[]): Promise<Map<string, LicenseItem>> {
+      const found = new Map<string, LicenseItem>();
+      const unique = [...new Set(licenseKeys)];
+      for (let start = 0; start < unique.length; start += 100) {
+        let keys: Record<string, unknown>[] = unique.slice(start, start + 100).map(key);
+        for (let attempt = 0; keys.length > 0; attempt++) {
+          if (attempt === 8) throw new Error(`BatchGetItem left ${keys.length} license(s) unprocessed`);
+          if (attempt > 0)
+            await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 25 * 2 ** attempt)));
+          const output = await documents.send(
+            new BatchGetCommand({ RequestItems: { [tableName]: { Keys: keys, ConsistentRead: true } } }),
+          );
+          for (const item of (output.Responses?.[tableName] ?? []) as LicenseItem[]) {
+            found.set(item.licenseKey, item);
+          }
+          keys = output.UnprocessedKeys?.[tableName]?.Keys ?? [];
+        }
+      }
+      return found;
+    },
+
+    /**
      * Creates the license if it is new; on an existing license only fills identity fields that are
      * missing. Status, provisioning and lifecycle written by other flows are never touched.
      */
@@ -146,8 +178,17 @@ export const createLicenseStore = ({ client, tableName, now = businessNow }: Lic
         values[`:v${index}`] = value;
         return `#a${index} = :v${index}`;
       });
+      let removes = '';
+      if (typeof attributes.status === 'string') {
+        // The sparse `meterable` index follows the status (tables.ts).
+        names['#meteringShard'] = 'meteringShard';
+        if (meterableStatuses.includes(attributes.status)) {
+          values[':meteringShard'] = meteringShardOf(licenseKey);
+          sets.push('#meteringShard = :meteringShard');
+        } else removes = ' REMOVE #meteringShard';
+      }
       let condition = 'attribute_exists(#key)';
-      let update = `SET ${[...sets, '#updatedAt = :updatedAt'].join(', ')}`;
+      let update = `SET ${[...sets, '#updatedAt = :updatedAt'].join(', ')}${removes}`;
       if (expectedVersion !== undefined) {
         names['#version'] = 'version';
         values[':expectedVersion'] = expectedVersion;
