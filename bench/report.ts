@@ -185,13 +185,19 @@ const coldSection = (
   return `## 2. Cold init
 
 A fresh Node process per run (\`bench/lib/lambda-host.mjs\`: plain JavaScript, nothing but Node runs
-before the handler's import) imports the bundle from a copy of its asset directory with
-\`node_modules/@aws-sdk\` symlinked next to it (the SDK is external, as on Lambda), with the
-function's template environment (\`NODE_OPTIONS=${cold.nodeOptions}\`, table names, config)
+before the handler's import) imports the bundle from a copy of its asset directory (the AWS SDK clients are in the bundle), with the
+function's template environment (\`NODE_OPTIONS=${cold.nodeOptions || '(unset)'}\`, table names, config)
 resolved to the local emulators and dynalite, then completes a first invocation. **Cold** = process
 start → first invocation done, measured inside the process (\`performance.now()\`); the baseline is
 a trivial handler bundled with the same esbuild options, measured round-robin in the same run.
-${cold.runs} fresh processes per function; ms, median (p10 – p90, min, max).
+**CPU** = the process's CPU time (user + system, all threads) at the same moment: on a machine
+whose other work competes for the cores, wall time stretches with the load while CPU time hardly
+does, so the CPU ratio is the steadier figure. ${cold.runs} fresh processes per function; ms, median
+(p10 – p90, min, max).${
+    cold.loadAverage
+      ? ` Machine load average (1 / 5 / 15 min): ${cold.loadAverage.start.map((value) => value.toFixed(1)).join(' / ')} when the rounds started, ${cold.loadAverage.end.map((value) => value.toFixed(1)).join(' / ')} when they ended, on ${'`'}nproc${'`'} = 2.`
+      : ''
+  }
 
 ${table(
   [
@@ -200,6 +206,8 @@ ${table(
     'runs',
     'cold (ms)',
     'ratio to baseline',
+    'CPU (ms)',
+    'CPU ratio',
     'import (ms)',
     'first invoke (ms)',
     'parent wall (ms)',
@@ -210,6 +218,8 @@ ${table(
     fn.runs,
     spread(fn.coldMs),
     `${fn.ratioToBaseline}×`,
+    fn.coldCpuMs ? ms(fn.coldCpuMs.median) : '—',
+    fn.cpuRatioToBaseline === undefined ? '—' : `${fn.cpuRatioToBaseline}×`,
     ms(fn.importMs.median),
     ms(fn.firstInvokeMs.median),
     ms(fn.wallMs.median),
@@ -223,8 +233,7 @@ ${
         .join(' / ')}\n`
     : ''
 }
-The import column is the bundle's evaluation plus the AWS SDK clients it imports (the SDK is not
-in the bundle, but loading it from \`node_modules\` is part of every cold start on Lambda too);
+The import column is the bundle's evaluation (the SDK clients included);
 the first invocation adds the clients' first requests (TLS-free here: loopback HTTP), Secrets
 Manager reads and the handler's own work. Node here is ${'`'}${node}${'`'} (Lambda runs Node 24 on
 ARM64): absolute values depend on the machine, the ratio is the figure to compare.
@@ -245,8 +254,8 @@ const coldComposition = (cold: ColdInitResult, namespaced: boolean): string => {
   const baseline = find('baseline');
   if (!signUp || !sdk || !baseline) return '';
   const lines = [
-    `**What it is made of** (medians, sign-up): importing the AWS SDK clients alone takes ${ms(sdk.importMs.median)} ms of the
-function's ${ms(signUp.importMs.median)} ms import (\`sdk-probe\`), so the SDK, not the bundle, dominates init; the bundle itself
+    `**What it is made of** (medians, sign-up): importing the AWS SDK clients alone (bundled the same way, \`sdk-probe\`) takes ${ms(sdk.importMs.median)} ms of the
+function's ${ms(signUp.importMs.median)} ms import; the rest of the bundle
 (zod, Powertools, middy, the app) adds the remaining ~${ms(Math.max(0, signUp.importMs.median - sdk.importMs.median))} ms, and the first invocation ${ms(signUp.firstInvokeMs.median)} ms.`,
   ];
   if (withMaps) {
