@@ -107,7 +107,7 @@ const bundleSection = (bundle: BundleResult | undefined, bundleHistory: readonly
   return `## 1. Bundle size
 
 What \`cdk synth\` bundled (bundling on, ${bundle.synthSeconds} s for the whole app): each function's
-\`index.mjs\`, minified ESM for Node 24 with \`@aws-sdk/*\` external, and the esbuild metafile
+\`index.mjs\`, minified ESM for Node 24 with the AWS SDK clients bundled, and the esbuild metafile
 (\`index.meta.json\`, written next to every bundle: \`BridgeFunction\` sets \`metafile: true\`).
 Budget: ${kib(bundle.budgetBytes)} per handler. One synthesis; sizes are deterministic.
 
@@ -185,13 +185,19 @@ const coldSection = (
   return `## 2. Cold init
 
 A fresh Node process per run (\`bench/lib/lambda-host.mjs\`: plain JavaScript, nothing but Node runs
-before the handler's import) imports the bundle from a copy of its asset directory with
-\`node_modules/@aws-sdk\` symlinked next to it (the SDK is external, as on Lambda), with the
-function's template environment (\`NODE_OPTIONS=${cold.nodeOptions}\`, table names, config)
+before the handler's import) imports the bundle from a copy of its asset directory (the AWS SDK clients are in the bundle), with the
+function's template environment (\`NODE_OPTIONS=${cold.nodeOptions || '(unset)'}\`, table names, config)
 resolved to the local emulators and dynalite, then completes a first invocation. **Cold** = process
 start → first invocation done, measured inside the process (\`performance.now()\`); the baseline is
 a trivial handler bundled with the same esbuild options, measured round-robin in the same run.
-${cold.runs} fresh processes per function; ms, median (p10 – p90, min, max).
+**CPU** = the process's CPU time (user + system, all threads) at the same moment: on a machine
+whose other work competes for the cores, wall time stretches with the load while CPU time hardly
+does, so the CPU ratio is the steadier figure. ${cold.runs} fresh processes per function; ms, median
+(p10 – p90, min, max).${
+    cold.loadAverage
+      ? ` Machine load average (1 / 5 / 15 min): ${cold.loadAverage.start.map((value) => value.toFixed(1)).join(' / ')} when the rounds started, ${cold.loadAverage.end.map((value) => value.toFixed(1)).join(' / ')} when they ended, on ${'`'}nproc${'`'} = 2.`
+      : ''
+  }
 
 ${table(
   [
@@ -200,6 +206,8 @@ ${table(
     'runs',
     'cold (ms)',
     'ratio to baseline',
+    'CPU (ms)',
+    'CPU ratio',
     'import (ms)',
     'first invoke (ms)',
     'parent wall (ms)',
@@ -210,6 +218,8 @@ ${table(
     fn.runs,
     spread(fn.coldMs),
     `${fn.ratioToBaseline}×`,
+    fn.coldCpuMs ? ms(fn.coldCpuMs.median) : '—',
+    fn.cpuRatioToBaseline === undefined ? '—' : `${fn.cpuRatioToBaseline}×`,
     ms(fn.importMs.median),
     ms(fn.firstInvokeMs.median),
     ms(fn.wallMs.median),
@@ -223,8 +233,7 @@ ${
         .join(' / ')}\n`
     : ''
 }
-The import column is the bundle's evaluation plus the AWS SDK clients it imports (the SDK is not
-in the bundle, but loading it from \`node_modules\` is part of every cold start on Lambda too);
+The import column is the bundle's evaluation (the SDK clients included);
 the first invocation adds the clients' first requests (TLS-free here: loopback HTTP), Secrets
 Manager reads and the handler's own work. Node here is ${'`'}${node}${'`'} (Lambda runs Node 24 on
 ARM64): absolute values depend on the machine, the ratio is the figure to compare.
@@ -245,8 +254,8 @@ const coldComposition = (cold: ColdInitResult, namespaced: boolean): string => {
   const baseline = find('baseline');
   if (!signUp || !sdk || !baseline) return '';
   const lines = [
-    `**What it is made of** (medians, sign-up): importing the AWS SDK clients alone takes ${ms(sdk.importMs.median)} ms of the
-function's ${ms(signUp.importMs.median)} ms import (\`sdk-probe\`), so the SDK, not the bundle, dominates init; the bundle itself
+    `**What it is made of** (medians, sign-up): importing the AWS SDK clients alone (bundled the same way, \`sdk-probe\`) takes ${ms(sdk.importMs.median)} ms of the
+function's ${ms(signUp.importMs.median)} ms import; the rest of the bundle
 (zod, Powertools, middy, the app) adds the remaining ~${ms(Math.max(0, signUp.importMs.median - sdk.importMs.median))} ms, and the first invocation ${ms(signUp.firstInvokeMs.median)} ms.`,
   ];
   if (withMaps) {
@@ -274,8 +283,8 @@ const signUpSection = (signUp: SignUpResult | undefined): string => {
 The real sign-up bundle in its own process; each buyer runs the fulfillment POST
 (ResolveCustomer, license upsert, sealed session cookie), the registration page and the
 registration submit (the provisioning saga); \`concurrency\` buyers at once, after 3 warm-up
-sign-ups. "Instant": emulators answer at once; "50 ms": the SaaSus, Marketplace and iDoperation
-emulators add 50 ms to every call (EventBridge, Secrets Manager and dynalite have no latency
+sign-ups. "Instant": emulators answer at once; "+N ms/call": the SaaSus, Marketplace and iDoperation
+emulators add N ms to every call (\`--signup-latency-ms\`, default 150: SaaSus in Tokyo called from us-east-1) (EventBridge, Secrets Manager and dynalite have no latency
 option, so they stay instant). Latency is the driver's round trip to the handler process (IPC
 adds well under 1 ms); ms, median / p99 (n = sign-ups). A submit makes
 ${signUp.callsPerSignUp.saasus} SaaSus, ${signUp.callsPerSignUp.idoperation} iDoperation and
@@ -329,7 +338,7 @@ const signUpAnalysis = (signUp: SignUpResult): string => {
   const lines: string[] = [];
   if (instant && slow) {
     lines.push(
-      `**Overhead:** with instant emulators a submit takes ${ms(instant.submitMs.median)} ms at the median (the handler's own work: ${signUp.callsPerSignUp.saasus} signed SaaSus calls, the iDoperation registration, the DynamoDB writes recording each saga step, PutEvents, HTML), the fulfillment POST ${ms(instant.fulfillmentMs.median)} ms. With 50 ms per emulator call the submit takes ${ms(slow.submitMs.median)} ms: the saga's calls are sequential, so the submit costs about (number of calls) × latency on top of its own work, and the fulfillment POST one ResolveCustomer round trip.`,
+      `**Overhead:** with instant emulators a submit takes ${ms(instant.submitMs.median)} ms at the median (the handler's own work: ${signUp.callsPerSignUp.saasus} signed SaaSus calls, the iDoperation registration, the DynamoDB writes recording each saga step, PutEvents, HTML), the fulfillment POST ${ms(instant.fulfillmentMs.median)} ms. With ${slow.latencyMs} ms per emulator call the submit takes ${ms(slow.submitMs.median)} ms: (${ms(slow.submitMs.median)} − ${ms(instant.submitMs.median)}) / ${slow.latencyMs} ≈ **${round((slow.submitMs.median - instant.submitMs.median) / slow.latencyMs, 1)} remote calls in series** (the saga runs independent calls side by side; \`test/integration/signup-serial-calls.test.ts\` holds it to ≤ 6), and the fulfillment POST one ResolveCustomer round trip.`,
     );
   }
   const cpu = busiest.cpu;
@@ -654,7 +663,7 @@ const summaryTable = (results: Results): string => {
       ]);
     if (slow)
       rows.push([
-        'Sign-up submit p50 / p99, +50 ms per call',
+        `Sign-up submit p50 / p99, +${slow.latencyMs} ms per call`,
         `${ms(slow.submitMs.median)} / ${ms(slow.submitMs.p99)} ms`,
         '—',
         `fulfillment ${ms(slow.fulfillmentMs.median)} / ${ms(slow.fulfillmentMs.p99)} ms`,

@@ -33,6 +33,8 @@ import { runSignUp } from './scenarios/signup.js';
  *                       items that left the window (expired and queued in one schedule run)
  *   --compression N     quota compression of the largest metering case (must divide the worker count)
  *   --synth-dir DIR     reuse a `cdk synth -o DIR` output instead of synthesizing
+ *   --signup-latency-ms N  ms the SaaSus, Marketplace and iDoperation emulators add to every call in
+ *                       the sign-up scenario's slow levels (default 150: SaaSus in Tokyo from us-east-1)
  *   --cold-compare M    a module whose default export adds another project's handlers to the cold
  *                       init rounds (see CompareSubjects in scenarios/cold-init.ts)
  *   --no-markdown       do not rewrite BENCHMARKS.md
@@ -53,11 +55,13 @@ const { values } = parseArgs({
     'saasus-latency-ms': { type: 'string', default: '150' },
     'synth-dir': { type: 'string' },
     'cold-compare': { type: 'string' },
+    'signup-latency-ms': { type: 'string', default: '150' },
     'no-markdown': { type: 'boolean', default: false },
   },
 });
 
 const quick = values.quick === true;
+const signUpLatencyMs = Number(values['signup-latency-ms']);
 const only = new Set(
   (values.only ?? SCENARIOS.join(','))
     .split(',')
@@ -180,7 +184,7 @@ const main = async (): Promise<number> => {
                   { concurrency: 32, signUps: 32 },
                 ],
               },
-              { latencyMs: 50, levels: [{ concurrency: 8, signUps: 8 }] },
+              { latencyMs: signUpLatencyMs, levels: [{ concurrency: 8, signUps: 8 }] },
             ]
           : [
               {
@@ -192,7 +196,7 @@ const main = async (): Promise<number> => {
                 ],
               },
               {
-                latencyMs: 50,
+                latencyMs: signUpLatencyMs,
                 levels: [
                   { concurrency: 1, signUps: 50 },
                   { concurrency: 8, signUps: 160 },

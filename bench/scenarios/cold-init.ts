@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import os from 'node:os';
 import path from 'node:path';
 import { licenseDetail, marketplaceEvent } from '../../test/support/events-harness.js';
 import { formBody, httpEvent } from '../../test/support/signup-harness.js';
@@ -45,6 +46,8 @@ export interface ColdInitResult {
   readonly measuredAt?: string;
   readonly runs: number;
   readonly nodeOptions: string;
+  /** The machine's load average (1 / 5 / 15 min) when the rounds started and when they ended. */
+  readonly loadAverage?: { readonly start: number[]; readonly end: number[] };
   readonly functions: ColdInitFigure[];
 }
 
@@ -164,6 +167,7 @@ export const runColdInit = async (
   compare?: CompareSubjects,
 ): Promise<ColdInitResult> => {
   const world = await startWorld({ clockOffsetMs: CLOCK_START - Date.now() });
+  const loadAtStart = os.loadavg();
   try {
     const events = await firstEvents(world, runs);
     const eventFor = (entry: string): [string, (run: number) => Promise<unknown>] => {
@@ -291,6 +295,7 @@ export const runColdInit = async (
     return {
       runs,
       nodeOptions: probeEnv.NODE_OPTIONS ?? '',
+      loadAverage: { start: loadAtStart, end: os.loadavg() },
       functions: subjects.map((subject) => {
         const sample = samples.get(subject.name);
         const cold = summarize(sample?.cold ?? []);
