@@ -403,7 +403,14 @@ ${
         [
           { label: 'Login', cell: (row) => row.login_id },
           { label: 'Name', cell: (row) => row.name },
-          { label: 'Services', cell: (row) => row.services.join(', ') },
+          {
+            label: 'Services',
+            // iDoperation's service codes (README, idoperation.servicesByPlan): 1 = PAM, 2 = EPM.
+            cell: (row) =>
+              row.services
+                .map((code: number) => ({ 1: 'PAM', 2: 'EPM' })[code] ?? `service ${code}`)
+                .join(', '),
+          },
           {
             label: 'State',
             cell: (row) => (row.is_disabled ? badge('disabled', 'bad') : badge('enabled', 'ok')),
