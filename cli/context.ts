@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { LambdaClient } from '@aws-sdk/client-lambda';
@@ -84,10 +84,13 @@ export const deploymentFrom = (values: GlobalValues): Deployment => {
   let config: DeploymentConfig;
   let stackName: string;
   if (profileFile !== undefined) {
-    const profile = readJson(profileFile, 'local profile') as Profile;
-    if (values.sandbox && profileFile === defaultProfilePath() && !profile) {
-      throw new CliError('No local profile: start the sandbox with npm start first', exitCodes.unreachable);
+    if (values.profile === undefined && !existsSync(profileFile)) {
+      throw new CliError(
+        `No sandbox profile at ${profileFile}\n  fix: start the sandbox with npm start (it writes the profile), then run this again`,
+        exitCodes.unreachable,
+      );
     }
+    const profile = readJson(profileFile, 'local profile') as Profile;
     // Clients read their endpoints and credentials from the environment, as on a developer's machine.
     for (const [name, value] of Object.entries(profile.environment ?? {})) process.env[name] = value;
     config = parseOrExit(() => parseDeploymentConfig(profile.config, `local profile ${profileFile}`));

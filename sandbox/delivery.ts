@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { SimulatedClock, SimulatedTimers } from './clock.js';
 import type { FunctionHost } from './lambda/host.js';
 import type { SerializedError } from './lambda/protocol.js';
-import type { LocalSqs } from './sqs.js';
+import type { LocalSqs, QueuedMessage } from './sqs.js';
 import type { FunctionModel, TargetModel } from './template.js';
 
 /**
@@ -31,8 +31,25 @@ export interface DeadLetter {
   readonly attempts: number;
 }
 
+/** The message of a dead-letter queue an entry stands for (what an operator's tool sees over SQS). */
+export interface QueuedCopy {
+  /** Whether it is still in its queue (a redrive or discard over SQS removes it). */
+  present(): boolean;
+  remove(): void;
+}
+
+export const queuedCopy = (
+  sqs: Pick<LocalSqs, 'messages' | 'delete'>,
+  logicalId: string,
+  messageId: string,
+): QueuedCopy => ({
+  present: () => sqs.messages(logicalId).some((message) => message.messageId === messageId),
+  remove: () => sqs.delete(logicalId, messageId),
+});
+
 interface StoredDeadLetter extends DeadLetter {
   readonly redrive: () => Promise<void>;
+  readonly queued?: QueuedCopy;
 }
 
 export class DeadLetterList {
@@ -44,23 +61,35 @@ export class DeadLetterList {
     return stored;
   }
 
+  /** Entries whose queue message was redriven or discarded elsewhere (over SQS) are gone. */
+  #prune(): void {
+    for (let index = this.#entries.length - 1; index >= 0; index--) {
+      if (this.#entries[index]?.queued?.present() === false) this.#entries.splice(index, 1);
+    }
+  }
+
   list(): DeadLetter[] {
-    return this.#entries.map(({ redrive: _redrive, ...entry }) => entry);
+    this.#prune();
+    return this.#entries.map(({ redrive: _redrive, queued: _queued, ...entry }) => entry);
   }
 
   discard(id: string): boolean {
+    this.#prune();
     const index = this.#entries.findIndex((entry) => entry.id === id);
     if (index < 0) return false;
-    this.#entries.splice(index, 1);
+    const [entry] = this.#entries.splice(index, 1);
+    entry?.queued?.remove();
     return true;
   }
 
   /** Delivers an entry again (it is removed first; a new failure adds a new entry). */
   async redrive(id: string): Promise<boolean> {
+    this.#prune();
     const entry = this.#entries.find((candidate) => candidate.id === id);
     if (!entry) return false;
-    this.discard(id);
+    this.#entries.splice(this.#entries.indexOf(entry), 1);
     await entry.redrive();
+    entry.queued?.remove();
     return true;
   }
 }
@@ -249,19 +278,10 @@ export class Delivery {
       );
       return;
     }
-    this.options.deadLetters.add({
-      at: this.options.clock.now().toISOString(),
-      origin: source.origin,
-      source: source.name,
-      target: this.#functionName(functionLogicalId),
-      payload,
-      error,
-      attempts: attempt,
-      redrive: () => this.invokeAsync(functionLogicalId, payload, source),
-    });
     const onFailure = fn.model.async.onFailure;
+    let record: QueuedMessage | undefined;
     if (onFailure?.kind === 'queue') {
-      this.#sendQuietly(onFailure.logicalId, {
+      record = this.#sendQuietly(onFailure.logicalId, {
         version: '1.0',
         timestamp: this.options.clock.now().toISOString(),
         requestContext: {
@@ -275,6 +295,21 @@ export class Delivery {
         responsePayload: { errorType: error.errorType, errorMessage: error.errorMessage },
       });
     }
+    const sqs = this.options.sqs;
+    this.options.deadLetters.add({
+      at: this.options.clock.now().toISOString(),
+      origin: source.origin,
+      source: source.name,
+      target: this.#functionName(functionLogicalId),
+      payload,
+      error,
+      attempts: attempt,
+      redrive: () => this.invokeAsync(functionLogicalId, payload, source),
+      // One failure, one copy: the record on the on-failure queue is the same dead letter.
+      ...(record && onFailure?.kind === 'queue'
+        ? { queued: queuedCopy(sqs, onFailure.logicalId, record.messageId) }
+        : {}),
+    });
   }
 
   /** Delivers an event to one rule or schedule target. */
@@ -350,11 +385,12 @@ export class Delivery {
     });
   }
 
-  #sendQuietly(queueLogicalId: string, body: unknown) {
+  #sendQuietly(queueLogicalId: string, body: unknown): QueuedMessage | undefined {
     try {
-      this.options.sqs.send(queueLogicalId, { body: JSON.stringify(body) });
+      return this.options.sqs.send(queueLogicalId, { body: JSON.stringify(body) });
     } catch {
       // An on-failure queue that refuses the record changes nothing for the sandbox's own list.
+      return undefined;
     }
   }
 }

@@ -7,7 +7,7 @@ import { type DeploymentConfig, parseDeploymentConfig } from '#shared/config';
 import { createSaasusClient, type SaasusClient } from '#shared/saasus/client';
 import { staticSecretSource } from '#shared/secrets';
 import { type ClockOptions, SimulatedClock, SimulatedTimers } from './clock.js';
-import { DeadLetterList, Delivery, WorkTracker } from './delivery.js';
+import { DeadLetterList, Delivery, queuedCopy, WorkTracker } from './delivery.js';
 import { type LocalDynamo, startLocalDynamo } from './dynamo.js';
 import { type EventBridgeEmulator, startEventBridgeEmulator } from './emulators/eventbridge.js';
 import { type IdoperationEmulator, startIdoperationEmulator } from './emulators/idoperation.js';
@@ -685,6 +685,7 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
         errorMessage: `received ${message.receiveCount} times without success`,
       },
       attempts: message.receiveCount,
+      ...(deadLetterQueue ? { queued: queuedCopy(sqs, deadLetterQueue.logicalId, message.messageId) } : {}),
       redrive: async () => {
         if (deadLetterQueue) sqs.redrive(deadLetterQueue.logicalId, message.messageId, queue.logicalId);
         else
@@ -723,6 +724,7 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
         errorMessage: attribute('reason') ?? 'sent to the dead-letter queue by its consumer',
       },
       attempts: 1,
+      queued: queuedCopy(sqs, queue.logicalId, message.messageId),
       redrive: async () => sqs.redrive(queue.logicalId, message.messageId, sourceLogicalId),
     });
   });

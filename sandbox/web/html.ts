@@ -75,8 +75,10 @@ export const actionForm = (
   fields: Html | Html[],
   button: string,
   tone = '',
+  /** Why the action does not apply now: the button is disabled and says so on hover. */
+  disabledBecause?: string,
 ): Html =>
-  html`<form method="post" action="${action}" class="inline"><input type="hidden" name="back" value="${back}">${fields}<button type="submit" class="${tone}">${button}</button></form>`;
+  html`<form method="post" action="${action}" class="inline"><input type="hidden" name="back" value="${back}">${fields}<button type="submit" class="${tone}"${disabledBecause === undefined ? '' : html` disabled title="${disabledBecause}"`}>${button}</button></form>`;
 
 export const hidden = (name: string, value: unknown): Html =>
   html`<input type="hidden" name="${name}" value="${String(value ?? '')}">`;
@@ -105,7 +107,8 @@ header .clock { margin-left:auto; display:flex; gap:8px; align-items:center; fon
 main { padding:16px 20px 40px; max-width:1500px; margin:0 auto; }
 h2 { font-size:15px; margin:0 0 8px; }
 h3 { font-size:13px; margin:12px 0 6px; color:var(--muted); text-transform:uppercase; letter-spacing:.04em; }
-.grid { display:grid; grid-template-columns:repeat(auto-fit,minmax(460px,1fr)); gap:14px; }
+.grid { display:grid; grid-template-columns:repeat(auto-fit,minmax(min(460px,100%),1fr)); gap:14px; }
+@media (max-width:600px) { main { padding:12px 8px 32px; } header { padding:8px 10px; } header .clock { margin-left:0; } }
 section.card { background:var(--card); border:1px solid var(--line); border-radius:8px; padding:12px 14px; min-width:0; }
 section.wide { grid-column:1/-1; }
 p.note, p.empty { color:var(--muted); margin:4px 0 8px; }
@@ -124,8 +127,9 @@ form.stack { display:flex; gap:10px; align-items:flex-end; flex-wrap:wrap; margi
 label { display:inline-flex; flex-direction:column; gap:2px; font-size:12px; color:var(--muted); }
 label.check { flex-direction:row; align-items:center; gap:6px; color:var(--ink); }
 select, input[type=number], input[type=text] { font:inherit; padding:3px 6px; border:1px solid #c4cbd7; border-radius:5px; background:#fff; }
-button { font:inherit; padding:4px 10px; border-radius:5px; border:1px solid #c4cbd7; background:#fff; cursor:pointer; }
+button { white-space:nowrap; font:inherit; padding:4px 10px; border-radius:5px; border:1px solid #c4cbd7; background:#fff; cursor:pointer; }
 button:hover { border-color:var(--accent); }
+button:disabled { opacity:.45; cursor:not-allowed; }
 button.primary { background:var(--accent); color:#fff; border-color:var(--accent); }
 button.danger { color:var(--bad); }
 .flash { margin:0 0 14px; padding:8px 12px; border-radius:6px; background:#e3f3e9; color:var(--ok); }
@@ -138,8 +142,10 @@ const refreshScript = `
   const live = document.querySelector('[data-live]');
   if (!live) return;
   const busy = () => { const el = document.activeElement; return el && live.contains(el) && el.matches('input, select, textarea'); };
+  // Replacing the body would drop a selection a person is making or copying.
+  const selecting = () => { const selection = getSelection(); return selection && !selection.isCollapsed && live.contains(selection.anchorNode); };
   setInterval(async () => {
-    if (document.hidden || busy()) return;
+    if (document.hidden || busy() || selecting()) return;
     try {
       const response = await fetch(location.pathname + '?partial=1', { cache: 'no-store' });
       if (response.ok) live.innerHTML = await response.text();

@@ -102,21 +102,31 @@ ${table(
       label: 'Emit',
       className: 'grow',
       cell: (row) => {
-        const emit = (kind: MarketplaceEventKind, fields: Html[] = [], tone = '') =>
+        // What AWS no longer sends for a license that ended or was deprovisioned.
+        const marketplaceStatus = data.marketplaceLicenses.find(
+          (license) => license.licenseArn === row.licenseArn,
+        )?.status;
+        const bridgeStatus = bridgeLicense(data, row.licenseArn)?.status;
+        const gone = marketplaceStatus === 'ended' ? 'AWS deprovisioned this license' : undefined;
+        const ended =
+          gone ??
+          (bridgeStatus === 'ended' || bridgeStatus === 'ending' ? 'the agreement has ended' : undefined);
+        const emit = (kind: MarketplaceEventKind, fields: Html[] = [], tone = '', disabledBecause?: string) =>
           actionForm(
             '/actions/marketplace-event',
             back,
             [hidden('licenseArn', row.licenseArn), hidden('kind', kind), ...fields],
             eventLabel(kind),
             tone,
+            disabledBecause,
           );
         const otherDimension =
           Object.keys(config.plans.byDimension).find((dimension) => dimension !== row.dimension) ??
           row.dimension;
         return [
           html`<div>`,
-          emit('agreement-created'),
-          emit('license-updated'),
+          emit('agreement-created', [], '', ended),
+          emit('license-updated', [], '', ended),
           actionForm(
             '/actions/marketplace-event',
             back,
@@ -127,8 +137,10 @@ ${table(
               select('dimension', planOptions(sandbox), otherDimension),
             ],
             'Amend',
+            '',
+            ended,
           ),
-          emit('agreement-renewed'),
+          emit('agreement-renewed', [], '', ended),
           html`</div><div>`,
           emit(
             'agreement-ended',
@@ -142,13 +154,16 @@ ${table(
               ),
             ],
             'danger',
+            ended,
           ),
-          emit('license-deprovisioned', [], 'danger'),
+          emit('license-deprovisioned', [], 'danger', gone),
           actionForm(
             '/actions/setup-again',
             back,
             hidden('licenseArn', row.licenseArn),
             'Set up the account again',
+            '',
+            ended,
           ),
           ...(sandbox.model.subscriptions.length > 0
             ? [
@@ -324,7 +339,16 @@ ${table(
     { label: 'License', cell: (row) => short(row.licenseKey, 14) },
     { label: 'Account', cell: (row) => row.customerAwsAccountId ?? '—' },
     { label: 'Status', cell: (row) => badge(String(row.status ?? '?'), statusTone(row.status)) },
-    { label: 'Tenant', cell: (row) => (row.tenantId ? short(row.tenantId, 8) : '—') },
+    {
+      label: 'Tenant',
+      cell: (row) => {
+        const tenant = data.saasus.tenants.find((candidate) => candidate.id === row.tenantId);
+        if (!row.tenantId) return '—';
+        return tenant
+          ? html`${tenant.name}<br><small>${short(row.tenantId, 8)}</small>`
+          : short(row.tenantId, 8);
+      },
+    },
     { label: 'Version', cell: (row) => row.version },
     { label: 'Updated', cell: (row) => time(row.updatedAt) },
     { label: 'Sign-up', cell: (row) => provisioningSummary(row.provisioning) },
@@ -379,7 +403,14 @@ ${
         [
           { label: 'Login', cell: (row) => row.login_id },
           { label: 'Name', cell: (row) => row.name },
-          { label: 'Services', cell: (row) => row.services.join(', ') },
+          {
+            label: 'Services',
+            // iDoperation's service codes (README, idoperation.servicesByPlan): 1 = PAM, 2 = EPM.
+            cell: (row) =>
+              row.services
+                .map((code: number) => ({ 1: 'PAM', 2: 'EPM' })[code] ?? `service ${code}`)
+                .join(', '),
+          },
           {
             label: 'State',
             cell: (row) => (row.is_disabled ? badge('disabled', 'bad') : badge('enabled', 'ok')),

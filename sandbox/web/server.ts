@@ -42,10 +42,11 @@ export const createWebHandler = (sandbox: Sandbox, options: WebOptions) => {
     return current;
   };
 
-  const clockWidget = () => {
+  // `back`: the button stays on the page it was pressed on.
+  const clockWidget = (current: string) => {
     const now = sandbox.clock.now();
     return html`<span title="The simulated clock (UTC)">Simulated time <strong>${now.toISOString().slice(0, 16).replace('T', ' ')}</strong> UTC${sandbox.clock.frozen ? ' (frozen)' : ''}</span>
-<form method="post" action="/actions/clock/advance" class="inline"><input type="hidden" name="minutes" value="60"><button type="submit">+1 hour</button></form>`;
+<form method="post" action="/actions/clock/advance" class="inline"><input type="hidden" name="minutes" value="60"><input type="hidden" name="back" value="${current}"><button type="submit">+1 hour</button></form>`;
   };
 
   const frame = (title: string, current: string, body: ReturnType<typeof html>, refresh = false) =>
@@ -53,7 +54,7 @@ export const createWebHandler = (sandbox: Sandbox, options: WebOptions) => {
       title,
       current,
       body,
-      clock: clockWidget(),
+      clock: clockWidget(current),
       flash: takeFlash(),
       refresh,
       fulfillmentUrl: sandbox.fulfillmentUrl,
@@ -63,7 +64,7 @@ export const createWebHandler = (sandbox: Sandbox, options: WebOptions) => {
     page({
       title: 'Sign-up not available yet',
       current: '',
-      clock: clockWidget(),
+      clock: clockWidget('/dashboard'),
       fulfillmentUrl: sandbox.fulfillmentUrl,
       body: html`<section class="card"><h2>Sign-up not available yet</h2>
 <p>The fulfillment URL's function cannot run in the sandbox: ${reason}.</p>
@@ -76,7 +77,7 @@ export const createWebHandler = (sandbox: Sandbox, options: WebOptions) => {
     return page({
       title: 'Redirecting to the seller',
       current: '',
-      clock: clockWidget(),
+      clock: clockWidget('/dashboard'),
       fulfillmentUrl: sandbox.fulfillmentUrl,
       body: html`<section class="card"><h2>AWS Marketplace is sending you to the seller…</h2>
 <form method="post" action="${target}" id="fulfillment" enctype="application/x-www-form-urlencoded">

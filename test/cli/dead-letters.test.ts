@@ -247,3 +247,25 @@ describe('dead letters', () => {
     expect(sandbox.sqs.messages(queueOf('MeteringStart').logicalId)).toHaveLength(0);
   });
 });
+
+describe('sandbox parity', () => {
+  it("a worker's dead letter shows in the sandbox list and over SQS, and leaves both when the tool discards it", async () => {
+    const { sandbox } = world;
+    sandbox.sqs.send(meteringQueue().logicalId, { body: '{"kind":"bill-everyone"}' });
+    await sandbox.settle();
+    const listed = (await world.run('dead-letters', '--queue', 'MeteringWork', '--json')).json<{
+      deadLetters: { messageId: string; errorType: string; reason: string }[];
+    }>().deadLetters;
+    expect(listed).toHaveLength(1);
+    expect(listed[0]?.errorType).toBe('MeteringMessageError');
+    expect(sandbox.deadLetters.list().map((entry) => entry.error.errorType)).toContain(
+      'MeteringMessageError',
+    );
+
+    const discarded = await world.run('discard', '--message', listed[0]?.messageId ?? '');
+    expect(discarded.code).toBe(0);
+    expect(sandbox.deadLetters.list().map((entry) => entry.error.errorType)).not.toContain(
+      'MeteringMessageError',
+    );
+  });
+});
