@@ -68,12 +68,16 @@ export const unknownTextOverrides = (branding: Branding, catalogue: TextCatalogu
   );
 };
 
+/** The CSP `img-src` the logo needs: exactly its URL, `data:` for an inline SVG, none without a logo. */
+export const logoImageSource = (branding: Branding): string | undefined =>
+  branding.logoUrl ?? (branding.logoSvg ? 'data:' : undefined);
+
 /** `default-src 'none'` plus what the pages need: inline styles, and the logo when there is one. */
 export const contentSecurityPolicy = (branding: Branding): string =>
   [
     "default-src 'none'",
     "style-src 'unsafe-inline'",
-    ...(branding.logoUrl ? [`img-src ${branding.logoUrl}`] : branding.logoSvg ? ['img-src data:'] : []),
+    ...(logoImageSource(branding) ? [`img-src ${logoImageSource(branding)}`] : []),
     "form-action 'self'",
     "frame-ancestors 'none'",
     "base-uri 'none'",
