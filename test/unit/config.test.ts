@@ -232,7 +232,7 @@ describe('cdk synth guardrails', () => {
     expect(result.stderr.trim()).toBe(
       'No config file: pass -c configFile=config/<stage>.json (copy config/example.json and fill it in; see docs/seller-guide.md).',
     );
-  });
+  }, 60_000);
 
   it('refuses the shipped examples, naming each placeholder, unless allowExample is set', () => {
     for (const example of ['config/example.json', 'config/example-contract-with-consumption.json']) {
@@ -251,7 +251,7 @@ describe('cdk synth guardrails', () => {
     const copied = synthApp({ configFile: writeConfig(exampleConfigInput()) });
     expect(copied.status).toBe(1);
     expect(copied.stderr).toContain('saasusEvents.eventSourceName: "aws.partner/saasus.io/00000000');
-  });
+  }, 120_000);
 
   it("synthesizes an example with allowExample, and a seller's own config without it", () => {
     const example = synthApp({ configFile: 'config/example.json', allowExample: 'true' });
@@ -261,7 +261,7 @@ describe('cdk synth guardrails', () => {
     expect(own.stderr).not.toContain('placeholders');
     expect(own.status).toBe(0);
     expect(existsSync(join(own.outdir, 'MarketplaceBridge-dev.template.json'))).toBe(true);
-  }, 120_000);
+  }, 240_000);
 });
 
 describe('cdk synth with a bad config', () => {

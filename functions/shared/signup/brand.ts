@@ -68,10 +68,10 @@ export const unknownTextOverrides = (branding: Branding, catalogue: TextCatalogu
   );
 };
 
-/** `default-src 'none'` plus what the pages need: inline styles, and the logo when there is one. */
-/** The one image source the page policy allows: the configured logo (a URL, or inline SVG as a data URI). */
+/** The CSP `img-src` the logo needs: exactly its URL, `data:` for an inline SVG, none without a logo. */
 export const logoImageSource = (branding: Branding): string | undefined =>
   branding.logoUrl ?? (branding.logoSvg ? 'data:' : undefined);
+
 
 const channels = (hex: string): [number, number, number] => {
   const digits = hex.length === 4 ? [...hex.slice(1)].map((digit) => digit + digit).join('') : hex.slice(1);
