@@ -72,7 +72,6 @@ export const unknownTextOverrides = (branding: Branding, catalogue: TextCatalogu
 export const logoImageSource = (branding: Branding): string | undefined =>
   branding.logoUrl ?? (branding.logoSvg ? 'data:' : undefined);
 
-
 const channels = (hex: string): [number, number, number] => {
   const digits = hex.length === 4 ? [...hex.slice(1)].map((digit) => digit + digit).join('') : hex.slice(1);
   return [0, 2, 4].map((offset) => Number.parseInt(digits.slice(offset, offset + 2), 16) / 255) as [
