@@ -1,7 +1,10 @@
-import { type EventBridgeClient, ListEventSourcesCommand } from '@aws-sdk/client-eventbridge';
+import { EventBridgeClient, ListEventSourcesCommand } from '@aws-sdk/client-eventbridge';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { DeploymentConfig } from '#shared/config';
-import type { SaasusClient } from '#shared/saasus/client';
+import { createSaasusClient, type SaasusClient } from '#shared/saasus/client';
 import type { EventBridgeSettings } from '#shared/saasus/schemas';
+import { secretsManagerSource } from '#shared/secrets';
+import type { Command } from '../registry.js';
 
 /**
  * `setup`: points SaaSus's partner events at the stack's account and region with the SaaSus
@@ -193,3 +196,46 @@ export const eventSourcesFrom =
     } while (nextToken);
     return sources;
   };
+
+/**
+ * The tool's `setup` command. It runs before the first deploy, so it needs only the config and
+ * the SaaSus secret, never the stack's outputs; the options are handed to `run` as they were given.
+ */
+export const setupCommand: Command = {
+  name: 'setup',
+  summary: "point SaaSus's partner events at this account (before the first deploy); --test after it",
+  help: `Usage: marketplace-bridge setup [--account ID] [--region REGION] [--force] [--test] [--wait SECONDS]
+
+Points SaaSus's EventBridge integration at the stack's account and region (SaaSus Integration
+API), waits for the partner event source to appear there, and prints the "saasusEvents" line
+for the config. Run it before the first deploy; after the deploy, --test asks SaaSus to send its
+test event through the source. Moving the source from another account or region needs --force
+(a SaaSus SaaS has one). Exits 1 when the source does not appear in time or would move.`,
+  options: {
+    account: { type: 'string' },
+    region: { type: 'string' },
+    force: { type: 'boolean' },
+    test: { type: 'boolean' },
+    wait: { type: 'string' },
+  },
+  async run(context, values) {
+    const { config } = context.deployment();
+    const args = [
+      ...(typeof values.account === 'string' ? ['--account', values.account] : []),
+      ...(typeof values.region === 'string' ? ['--region', values.region] : []),
+      ...(values.force === true ? ['--force'] : []),
+      ...(values.test === true ? ['--test'] : []),
+      ...(typeof values.wait === 'string' ? ['--wait', values.wait] : []),
+    ];
+    return run(args, {
+      config,
+      saasus: createSaasusClient({
+        baseUrl: config.saasus.apiBaseUrl,
+        secrets: secretsManagerSource(new SecretsManagerClient({})),
+        secretName: config.saasus.secretName,
+      }),
+      listEventSources: eventSourcesFrom(new EventBridgeClient({})),
+      print: (line) => context.io.stdout(`${line}\n`),
+    });
+  },
+};

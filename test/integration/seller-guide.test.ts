@@ -61,7 +61,7 @@ describe("the seller's guide, step by step", () => {
     expect(synth.status).toBe(0);
 
     // Step 6: setup points SaaSus at the account and prints the config line.
-    guideSays('<cli> setup --account 111122223333 --region us-east-1');
+    guideSays('npx marketplace-bridge setup --stage prod --account 111122223333 --region us-east-1');
     const saasus = await startSaasusEmulator({ credentials: SANDBOX_SAASUS_CREDENTIALS });
     const printed: string[] = [];
     try {
