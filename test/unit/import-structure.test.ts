@@ -39,6 +39,8 @@ const layers: readonly (readonly [string, readonly string[]])[] = [
     'foundations',
     [
       'config.ts',
+      'branding.ts',
+      'stack-outputs.ts',
       'env.ts',
       'tables.ts',
       'clock.ts',

@@ -1,5 +1,4 @@
-import { badRequest, notFound } from './errors.js';
-import type { Route } from './routes.js';
+import { badRequest } from './errors.js';
 
 /**
  * The SaaSus Integration API's EventBridge settings (`/v1/integration/eventbridge/...`, from
@@ -64,46 +63,3 @@ export class EventBridgeIntegration {
     this.#settings = undefined;
   }
 }
-
-export const integrationRoutes: readonly Route[] = [
-  {
-    method: 'GET',
-    pattern: '/v1/integration/eventbridge/info',
-    operation: 'GetEventBridgeSettings',
-    handle: ({ state }) => {
-      const settings = state.integration.settings;
-      if (!settings) throw notFound('no EventBridge settings saved');
-      return { status: 200, body: settings };
-    },
-  },
-  {
-    method: 'PUT',
-    pattern: '/v1/integration/eventbridge/info',
-    operation: 'SaveEventBridgeSettings',
-    eventType: 'update_eventbridge_settings',
-    handle: ({ state, body }) => {
-      state.integration.save(body);
-      return { status: 200 };
-    },
-  },
-  {
-    method: 'DELETE',
-    pattern: '/v1/integration/eventbridge/info',
-    operation: 'DeleteEventBridgeSettings',
-    handle: ({ state }) => {
-      state.integration.remove();
-      return { status: 200 };
-    },
-  },
-  {
-    method: 'POST',
-    pattern: '/v1/integration/eventbridge/test-event',
-    operation: 'CreateEventBridgeTestEvent',
-    // The one test event type SaaSus has been seen to send.
-    eventType: 'create_eventbridge_test_event',
-    handle: ({ state }) => {
-      if (!state.integration.settings) throw badRequest('EventBridge integration is not configured');
-      return { status: 201 };
-    },
-  },
-];

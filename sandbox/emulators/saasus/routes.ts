@@ -1,7 +1,9 @@
 import { badRequest } from './errors.js';
-import { integrationRoutes } from './integration.js';
+import { integrationRoutes } from './integration-routes.js';
 import { declaredStatuses, type SpecOperation, specOperations } from './operations.js';
-import type { SaasusState } from './state.js';
+import type { Route, RouteResult } from './route.js';
+
+export type { Route, RouteContext, RouteResult } from './route.js';
 
 /**
  * The endpoints the emulator serves: path templates, operation ids and success statuses from the
@@ -9,27 +11,6 @@ import type { SaasusState } from './state.js';
  * successful call emits. SaaSus publishes only `create_tenant` and `create_saas_user`; the other names
  * follow the same pattern and are the emulator's choice.
  */
-
-export interface RouteContext {
-  readonly params: Readonly<Record<string, string>>;
-  readonly query: URLSearchParams;
-  readonly body: unknown;
-  readonly state: SaasusState;
-}
-
-export interface RouteResult {
-  readonly status: number;
-  /** Omitted for operations that answer without a body. */
-  readonly body?: unknown;
-}
-
-export interface Route {
-  readonly method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
-  readonly pattern: string;
-  readonly operation: string;
-  readonly eventType?: string;
-  readonly handle: (context: RouteContext) => RouteResult;
-}
 
 const ok = (body?: unknown): RouteResult => ({ status: 200, body });
 const created = (body?: unknown): RouteResult => ({ status: 201, body });
