@@ -2,6 +2,7 @@ import { EventBridgeClient, ListEventSourcesCommand } from '@aws-sdk/client-even
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { DeploymentConfig } from '#shared/config';
 import { createSaasusClient, type SaasusClient } from '#shared/saasus/client';
+import { SaasusApiError } from '#shared/saasus/errors';
 import type { EventBridgeSettings } from '#shared/saasus/schemas';
 import { secretsManagerSource } from '#shared/secrets';
 import type { Command } from '../registry.js';
@@ -112,7 +113,20 @@ export const run = async (args: readonly string[], ctx: SetupContext): Promise<n
   };
   const sleep = ctx.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
 
-  const current = await ctx.saasus.getEventBridgeSettings();
+  let current: EventBridgeSettings | undefined;
+  try {
+    current = await ctx.saasus.getEventBridgeSettings();
+  } catch (error) {
+    // Unreadable is not "none": a SaaS whose settings SaaSus fails to read may send elsewhere.
+    if (!(error instanceof SaasusApiError)) throw error;
+    if (!options.force) {
+      ctx.print(
+        `SaaSus could not read the EventBridge settings (${error.message}). ` +
+          'If this SaaS never had them set (SaaSus console: Integrations → Event), run again with --force.',
+      );
+      return 1;
+    }
+  }
   if (
     current &&
     current.aws_account_id === wanted.aws_account_id &&

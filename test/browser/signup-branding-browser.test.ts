@@ -163,8 +163,16 @@ describe('the sign-up pages carry the seller brand', () => {
             ...h.config.saasus.adminRoleNames,
           ]);
         }
+        // Start the link as the page's button does (the session cookie gets its single-use state;
+        // the browser context's request shares its cookies); SaaSus would send the buyer back with
+        // the code and that state.
+        const started = await page.request.get(`${appUrl}/link`, { maxRedirects: 0 });
+        const state = new URL(started.headers().location ?? '', appUrl).searchParams.get('state') ?? '';
+        expect(state).not.toBe('');
         const { code } = h.saasus.mintUserCredentials(userId);
-        await page.goto(`${appUrl}/link/callback?code=${encodeURIComponent(code)}`);
+        await page.goto(
+          `${appUrl}/link/callback?code=${encodeURIComponent(code)}&state=${encodeURIComponent(state)}`,
+        );
         expect(await page.locator('ul.tenants li').count()).toBe(2);
         await expectBranded(page);
         await shoot(page, 'link', lang, device);

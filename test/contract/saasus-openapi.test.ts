@@ -127,6 +127,12 @@ describe('createSaasusClient against the SaaSus emulator', () => {
       client.updateMeteringCountAt(tenant.id, 'api_calls', 1_790_000_000, { method: 'direct', count: 5 }),
     );
     await run('getMeteringCountsForDate', () => client.getMeteringCountsForDate(tenant.id, '2026-09-21'));
+    await run('listMeteringUnits', () => client.listMeteringUnits());
+    await run('saveEventBridgeSettings', () =>
+      client.saveEventBridgeSettings({ aws_account_id: '210987654321', aws_region: 'us-east-1' }),
+    );
+    await run('getEventBridgeSettings', () => client.getEventBridgeSettings());
+    await run('sendEventBridgeTestEvent', () => client.sendEventBridgeTestEvent());
     await run('deleteTenantUser', () => client.deleteTenantUser(tenant.id, user.id));
     await run('deleteSaasUser', () => client.deleteSaasUser(user.id));
 

@@ -147,7 +147,7 @@ describe('SaaSus emulator: tenants, users and roles', () => {
       ['GET', '/v1/auth/users/count', 'GetSaasUsersCount'],
       ['GET', '/v1/auth/users/search', 'SearchSaasUsers'],
       ['GET', '/v1/awsmarketplace/settings', 'GetSettings'],
-      ['GET', '/v1/integration/eventbridge/info', 'GetEventBridgeSettings'],
+      ['POST', '/v1/integration/eventbridge/event', 'CreateEventBridgeEvent'],
     ] as const) {
       expect(await send({ method, path }), `${method} ${path}`).toMatchObject({
         status: 501,

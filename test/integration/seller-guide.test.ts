@@ -61,24 +61,27 @@ describe("the seller's guide, step by step", () => {
     expect(synth.status).toBe(0);
 
     // Step 6: setup points SaaSus at the account and prints the config line.
-    guideSays('npx marketplace-bridge setup --stage prod --account 111122223333 --region us-east-1');
+    guideSays('npx marketplace-bridge setup --stage prod --account 111122223333 --region us-east-1 --force');
     const saasus = await startSaasusEmulator({ credentials: SANDBOX_SAASUS_CREDENTIALS });
     const printed: string[] = [];
     try {
-      const code = await setup(['--account', SANDBOX_ACCOUNT, '--region', 'us-east-1', '--wait', '0'], {
-        config: parseDeploymentConfig(input),
-        saasus: createSaasusClient({
-          baseUrl: saasus.url,
-          secrets: staticSecretSource({ saasus: SANDBOX_SAASUS_CREDENTIALS }),
-          secretName: 'saasus',
-        }),
-        listEventSources: async (prefix) =>
-          saasus.state
-            .partnerEventSources()
-            .filter((source) => source.account === SANDBOX_ACCOUNT && source.name.startsWith(prefix))
-            .map((source) => ({ name: source.name, state: 'PENDING' })),
-        print: (line) => printed.push(line),
-      });
+      const code = await setup(
+        ['--account', SANDBOX_ACCOUNT, '--region', 'us-east-1', '--force', '--wait', '0'],
+        {
+          config: parseDeploymentConfig(input),
+          saasus: createSaasusClient({
+            baseUrl: saasus.url,
+            secrets: staticSecretSource({ saasus: SANDBOX_SAASUS_CREDENTIALS }),
+            secretName: 'saasus',
+          }),
+          listEventSources: async (prefix) =>
+            saasus.state
+              .partnerEventSources()
+              .filter((source) => source.account === SANDBOX_ACCOUNT && source.name.startsWith(prefix))
+              .map((source) => ({ name: source.name, state: 'PENDING' })),
+          print: (line) => printed.push(line),
+        },
+      );
       expect(code).toBe(0);
     } finally {
       await saasus.close();

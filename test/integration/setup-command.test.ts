@@ -52,7 +52,14 @@ const saves = () => saasus.state.callCount('SaveEventBridgeSettings');
 describe('setup', () => {
   it('points SaaSus partner events at the account, then prints the source for the config', async () => {
     expect(saasus.state.partnerEventSources()).toEqual([]);
-    const { code, output } = await setup(['--account', account, '--wait', '0']);
+    // Never set: SaaSus answers the read with the spec's 500, which setup cannot tell from an outage.
+    const unread = await setup(['--account', account, '--wait', '0']);
+    expect(unread.code).toBe(1);
+    expect(unread.output).toContain('SaaSus could not read the EventBridge settings');
+    expect(unread.output).toContain('run again with --force');
+    expect(saves()).toBe(0);
+
+    const { code, output } = await setup(['--account', account, '--wait', '0', '--force']);
     expect(code).toBe(0);
     const source = `aws.partner/saasus.io/${credentials.saasId}-1/event`;
     expect(await client.getEventBridgeSettings()).toEqual({
@@ -136,7 +143,7 @@ describe('setup', () => {
     expect(lines.join('\n')).toContain('aws events list-event-sources --name-prefix aws.partner/saasus.io/');
   });
 
-  it('the emulator refuses settings SaaSus would refuse, and a test event without settings', async () => {
+  it("the emulator refuses settings SaaSus would refuse, and reads or tests settings never saved with the spec's 500", async () => {
     await expect(
       client.saveEventBridgeSettings({ aws_account_id: '1', aws_region: 'us-east-1' }),
     ).rejects.toThrow('Invalid EventBridge settings');
@@ -147,8 +154,9 @@ describe('setup', () => {
         secrets: staticSecretSource({ s: credentials }),
         secretName: 's',
       });
-      expect(await other.getEventBridgeSettings()).toBeUndefined();
-      await expect(other.sendEventBridgeTestEvent()).rejects.toMatchObject({ status: 400 });
+      await expect(other.getEventBridgeSettings()).rejects.toMatchObject({ status: 500 });
+      // The spec declares only 500 as this operation's error.
+      await expect(other.sendEventBridgeTestEvent()).rejects.toMatchObject({ status: 500 });
     } finally {
       await fresh.close();
     }

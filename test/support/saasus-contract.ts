@@ -15,7 +15,7 @@ const specDirectory = new URL(
   import.meta.url,
 );
 /** The APIs the client calls; a request outside them is an operation that does not exist. */
-const documents = ['authapi.yml', 'pricingapi.yml'] as const;
+const documents = ['authapi.yml', 'pricingapi.yml', 'integration.yml'] as const;
 
 type Schema = Record<string, unknown>;
 

@@ -171,7 +171,10 @@ export interface SaasusClient {
   /** The signed-in user, their tenants, envs and roles. The API takes the user's ID token. */
   getUserInfo(idToken: string, options?: UserInfoCallOptions): Promise<UserInfo>;
 
-  /** The account and region SaaSus sends partner events to; undefined when none is set (404 or empty). */
+  /**
+   * The account and region SaaSus sends partner events to; undefined when an answer says none is
+   * set (404 or empty values, tolerated). Never set, SaaSus's spec allows only its 500 (an error).
+   */
   getEventBridgeSettings(options?: CallOptions): Promise<EventBridgeSettings | undefined>;
   /** Points SaaSus's partner event source at an account and region (SaaSus creates the source there). */
   saveEventBridgeSettings(settings: EventBridgeSettings, options?: CallOptions): Promise<void>;

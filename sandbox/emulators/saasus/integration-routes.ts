@@ -9,6 +9,8 @@ export const integrationRoutes: readonly Route[] = [
     operation: 'GetEventBridgeSettings',
     handle: ({ state }) => {
       const settings = state.integration.settings;
+      // Before any save there is nothing the 200 schema allows (its region is an enum), so the
+      // answer is the only error the spec declares: the emulator's mapping turns this into a 500.
       if (!settings) throw notFound('no EventBridge settings saved');
       return { status: 200, body: settings };
     },
