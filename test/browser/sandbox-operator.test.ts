@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Sandbox, startSandbox } from '#sandbox/runner';
+import { type Sandbox, startSandbox } from '#sandbox/index';
 import { launchChromium } from '../support/chromium.js';
 
 /**

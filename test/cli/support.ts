@@ -2,8 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { runCli } from '#cli/main';
+import { type Sandbox, type SandboxOptions, startSandbox } from '#sandbox/index';
 import { type LocalProfile, type OperatorEndpoints, startOperatorEndpoints } from '#sandbox/operator-profile';
-import { type Sandbox, type SandboxOptions, startSandbox } from '#sandbox/runner';
 import { createBrowserSession, type PageResponse } from '#sandbox/scenario';
 
 /**
