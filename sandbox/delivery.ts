@@ -242,8 +242,11 @@ export class Delivery {
     payload: unknown,
     source: DeliverySource,
     attempt = 1,
+    requestId: string = randomUUID(),
   ): Promise<void> {
-    return this.options.tracker.track(this.#invokeAsync(functionLogicalId, payload, source, attempt));
+    return this.options.tracker.track(
+      this.#invokeAsync(functionLogicalId, payload, source, attempt, requestId),
+    );
   }
 
   async #invokeAsync(
@@ -251,6 +254,7 @@ export class Delivery {
     payload: unknown,
     source: DeliverySource,
     attempt: number,
+    requestId: string,
   ): Promise<void> {
     const fn = this.options.functions.get(functionLogicalId);
     if (!fn) {
@@ -262,7 +266,7 @@ export class Delivery {
     }
     const attempts = 1 + fn.model.async.maximumRetryAttempts;
     const trigger = `${source.origin} ${source.name}${attempt > 1 ? ` (retry ${attempt - 1})` : ''}`;
-    const outcome = await fn.host.invoke(payload, trigger);
+    const outcome = await fn.host.invoke(payload, trigger, requestId);
     if (outcome.ok) return;
     const error = outcome.error;
     // A handler that does not exist yet will not appear between retries.
@@ -273,7 +277,7 @@ export class Delivery {
         delaySeconds * 1000,
         `retry ${attempt} of ${source.origin} ${source.name} → ${fn.host.spec.functionName}`,
         () => {
-          void this.invokeAsync(functionLogicalId, payload, source, attempt + 1);
+          void this.invokeAsync(functionLogicalId, payload, source, attempt + 1, requestId);
         },
       );
       return;

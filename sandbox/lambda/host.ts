@@ -136,8 +136,12 @@ export class FunctionHost {
     }
   }
 
-  async invoke(event: unknown, trigger: string): Promise<InvocationOutcome> {
-    const requestId = randomUUID();
+  /** `requestId`: an asynchronous invocation's retries keep the first attempt's, as Lambda's do. */
+  async invoke(
+    event: unknown,
+    trigger: string,
+    requestId: string = randomUUID(),
+  ): Promise<InvocationOutcome> {
     const at = this.options.clock.now().toISOString();
     const started = performance.now();
     const finish = (outcome: InvocationOutcome): InvocationOutcome => {
