@@ -135,6 +135,13 @@ button.danger { color:var(--bad); }
 .flash { margin:0 0 14px; padding:8px 12px; border-radius:6px; background:#e3f3e9; color:var(--ok); }
 .flash.error { background:#fbe4e2; color:var(--bad); }
 ul.plain { margin:4px 0; padding-left:18px; }
+.glance { display:grid; grid-template-columns:repeat(auto-fit,minmax(min(260px,100%),1fr)); gap:6px 18px; }
+.glance p { margin:4px 0; }
+.bars { display:flex; align-items:flex-end; gap:3px; height:48px; border-bottom:1px solid var(--line); }
+.bar { flex:1; min-height:1px; background:var(--accent); border-radius:2px 2px 0 0; }
+.bar-axis { display:flex; justify-content:space-between; color:var(--muted); }
+nav.filters { display:flex; flex-wrap:wrap; gap:4px 12px; margin:0 0 6px; font-size:12px; }
+small.muted { color:var(--muted); }
 `;
 
 const refreshScript = `
@@ -147,7 +154,10 @@ const refreshScript = `
   setInterval(async () => {
     if (document.hidden || busy() || selecting()) return;
     try {
-      const response = await fetch(location.pathname + '?partial=1', { cache: 'no-store' });
+      // The same query (e.g. a filter) as the page shows.
+      const url = new URL(location.href);
+      url.searchParams.set('partial', '1');
+      const response = await fetch(url, { cache: 'no-store' });
       if (response.ok) live.innerHTML = await response.text();
     } catch {}
   }, ${2_000});

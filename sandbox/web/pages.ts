@@ -40,6 +40,36 @@ const bridgeLicense = (data: Snapshot, licenseArn: string) =>
 const eventLabel = (kind: MarketplaceEventKind) =>
   marketplaceEventKinds.find((candidate) => candidate.kind === kind)?.label ?? kind;
 
+/** A plan by the name the config gives it (its dimension), or undefined for an unknown plan id. */
+const planLabel = (plans: Sandbox['config']['plans'], planId: unknown): string | undefined => {
+  const dimension = Object.entries(plans.byDimension).find(([, id]) => id === planId)?.[0];
+  if (dimension) return dimension;
+  if (planId === plans.revokedPlanId) return 'revoked plan';
+  if (planId === plans.defaultPlanId) return 'default plan';
+  return undefined;
+};
+
+/** A license by its company (SaaSus tenant) or buyer account; the ARN stays in the tooltip. */
+const licenseName = (data: Snapshot, licenseArn: unknown): Html => {
+  const arn = String(licenseArn ?? '');
+  const license = bridgeLicense(data, arn);
+  const tenant = data.saasus.tenants.find((candidate) => candidate.id === license?.tenantId);
+  const account =
+    license?.customerAwsAccountId ??
+    data.agreements.find((agreement) => agreement.licenseArn === arn)?.customerAwsAccountId;
+  if (tenant?.name) return html`<span title="${arn}">${tenant.name}</span>`;
+  return account ? html`<span title="${arn}">account ${String(account)}</span>` : short(arn, 10);
+};
+
+/** Subscriptions carry no entitlement, so there is no plan to pick: say which plan the buyer gets. */
+const subscriptionPlanNote = (sandbox: Sandbox): Html => {
+  const { plans } = sandbox.config;
+  const name = planLabel(plans, plans.defaultPlanId) ?? short(plans.defaultPlanId, 8);
+  return html`<p class="note" data-plan-note>Plan: no choice here. A subscription listing grants no entitlement,
+so every new subscriber gets the default plan (<strong>${name}</strong>). Change it afterwards under
+<em>Change a tenant's plan by hand</em>.</p>${hidden('dimension', Object.keys(plans.byDimension)[0] ?? '')}`;
+};
+
 export const buyerPage = (sandbox: Sandbox, data: Snapshot, presetAccounts: readonly string[]): Html => {
   const back = '/';
   const { config } = sandbox;
@@ -57,7 +87,11 @@ ${
   sandbox.fulfillmentUrl
     ? html`<form method="post" action="/actions/subscribe" class="stack">
 ${select('account', accounts, presetAccounts[0], 'Buyer AWS account')}
-${select('dimension', planOptions(sandbox), undefined, 'Dimension / plan')}
+${
+  config.marketplace.pricingModel === 'subscription'
+    ? subscriptionPlanNote(sandbox)
+    : select('dimension', planOptions(sandbox), undefined, 'Dimension / plan')
+}
 <label class="check"><input type="checkbox" name="freeTrial" value="1"> Free-trial offer</label>
 <label class="check"><input type="checkbox" name="emitEvents" value="1" checked> Also emit Purchase Agreement Created + License Updated (as AWS does at purchase)</label>
 <button type="submit" class="primary">Subscribe and set up the account</button>
@@ -134,7 +168,9 @@ ${table(
               hidden('licenseArn', row.licenseArn),
               hidden('kind', 'agreement-amended'),
               hidden('licenseUpdated', '1'),
-              select('dimension', planOptions(sandbox), otherDimension),
+              config.marketplace.pricingModel === 'subscription'
+                ? raw('')
+                : select('dimension', planOptions(sandbox), otherDimension),
             ],
             'Amend',
             '',
@@ -272,16 +308,19 @@ const provisioningSummary = (provisioning: unknown): Html => {
     : html`<span title="${title}">${badge('in progress', 'warn')} <small>${done.join(', ') || 'started'}</small></span>`;
 };
 
-export const dashboardBody = (sandbox: Sandbox, data: Snapshot): Html => {
+/** What the dashboard's query string narrows down. */
+export interface DashboardFilter {
+  /** Show only routed events of this source (`?events=`). */
+  readonly eventSource?: string | undefined;
+}
+
+export const dashboardBody = (sandbox: Sandbox, data: Snapshot, filter: DashboardFilter = {}): Html => {
   const back = '/dashboard';
   const { plans } = sandbox.config;
   const planName = (planId: unknown): Html => {
     if (!planId) return html`<span class="empty">no plan</span>`;
-    const dimension = Object.entries(plans.byDimension).find(([, id]) => id === planId)?.[0];
-    if (dimension) return html`<span title="${String(planId)}">${dimension}</span>`;
-    if (planId === plans.revokedPlanId) return html`<span title="${String(planId)}">revoked plan</span>`;
-    if (planId === plans.defaultPlanId) return html`<span title="${String(planId)}">default plan</span>`;
-    return short(planId, 8);
+    const label = planLabel(plans, planId);
+    return label ? html`<span title="${String(planId)}">${label}</span>` : short(planId, 8);
   };
 
   const clock = html`<section class="card">
@@ -429,7 +468,7 @@ ${
 ${table(
   data.meteringLedger,
   [
-    { label: 'License', cell: (row) => short(row.licenseKey, 10) },
+    { label: 'License', cell: (row) => licenseName(data, row.licenseKey) },
     { label: 'Dimension', cell: (row) => String(row.dimension ?? '') },
     { label: 'Hour', cell: (row) => time(row.usageHour) },
     { label: 'Quantity', cell: (row) => row.quantity ?? '—' },
@@ -451,7 +490,7 @@ ${table(
       a.dimension.localeCompare(b.dimension),
   ),
   [
-    { label: 'License', cell: (row) => short(row.licenseArn, 10) },
+    { label: 'License', cell: (row) => licenseName(data, row.licenseArn) },
     { label: 'Dimension', cell: (row) => row.dimension },
     { label: 'Hour', cell: (row) => time(row.hour.toISOString()) },
     { label: 'Quantity', cell: (row) => row.quantity },
@@ -476,8 +515,12 @@ ${table(
   'No domain events yet.',
 )}</div>
 <div><h3>Routed events (all buses)</h3>
+${eventSourceFilter(data, filter.eventSource)}
 ${table(
-  [...data.routedEvents].reverse().slice(0, 30),
+  data.routedEvents
+    .filter((row) => !filter.eventSource || row.event.source === filter.eventSource)
+    .reverse()
+    .slice(0, 30),
   [
     { label: 'Received', cell: (row) => time(row.receivedAt) },
     { label: 'Bus', cell: (row) => busLabel(sandbox, row.busName) },
@@ -496,6 +539,8 @@ ${table(
 </div>
 </section>`;
 
+  // Lambda's retries of an asynchronous invocation keep its request id.
+  const succeededRequests = new Set(data.invocations.filter((row) => row.ok).map((row) => row.requestId));
   const invocations = html`<section class="card wide">
 <h2>Recent invocations</h2>
 ${table(
@@ -510,10 +555,7 @@ ${table(
     { label: 'Duration', cell: (row) => `${Math.round(row.durationMs)} ms` },
     {
       label: 'Outcome',
-      cell: (row) =>
-        row.ok
-          ? badge('ok', 'ok')
-          : html`${badge(row.error?.errorType ?? 'error', 'bad')} ${row.error?.errorMessage ?? ''}`,
+      cell: (row) => invocationOutcome(row, succeededRequests),
     },
   ],
   'No invocations yet.',
@@ -570,5 +612,94 @@ ${
       ? html`<section class="card wide"><h2>Sandbox notes</h2><ul class="plain">${data.warnings.map((warning) => html`<li>${warning}</li>`)}</ul></section>`
       : raw('');
 
-  return html`<div class="grid">${clock}${functions}${licenses}${saasus}${idoperation}${metering}${events}${invocations}${deadLetters}${warnings}</div>`;
+  return html`<div class="grid">${summaryCard(data)}${clock}${functions}${licenses}${saasus}${idoperation}${metering}${events}${invocations}${deadLetters}${warnings}</div>`;
+};
+
+/** A failed attempt whose retry (same request id) succeeded is not a failure a person must act on. */
+const invocationOutcome = (row: Snapshot['invocations'][number], succeeded: ReadonlySet<string>): Html => {
+  if (row.ok) return badge('ok', 'ok');
+  const error = html`${row.error?.errorType ?? 'error'}: ${row.error?.errorMessage ?? ''}`;
+  return succeeded.has(row.requestId)
+    ? html`${badge('retried, then succeeded', 'info')} <small class="muted">${error}</small>`
+    : html`${badge(row.error?.errorType ?? 'error', 'bad')} ${row.error?.errorMessage ?? ''}`;
+};
+
+/** Links that narrow the routed events to one source; the two-second refresh keeps the query. */
+const eventSourceFilter = (data: Snapshot, current: string | undefined): Html => {
+  const counts = new Map<string, number>();
+  for (const row of data.routedEvents) {
+    const source = String(row.event.source ?? '');
+    counts.set(source, (counts.get(source) ?? 0) + 1);
+  }
+  if (counts.size === 0) return raw('');
+  const link = (source: string | undefined, label: Html, count: number) =>
+    source === current
+      ? html`<strong class="filter current" aria-current="true">${label} (${count})</strong>`
+      : html`<a class="filter" href="/dashboard${source ? `?events=${encodeURIComponent(source)}` : ''}">${label} (${count})</a>`;
+  return html`<nav class="filters" aria-label="Filter events by source">${link(undefined, html`All`, data.routedEvents.length)}${[
+    ...counts,
+  ].map(([source, count]) => link(source, sourceLabel(source), count))}</nav>`;
+};
+
+const hourOf = (value: unknown) => new Date(value instanceof Date ? value : String(value)).toISOString();
+
+/** The dashboard's first card: licenses by state, the ledger against what was billed, usage by hour. */
+const summaryCard = (data: Snapshot): Html => {
+  const byState = new Map<string, number>();
+  for (const license of data.licenses) {
+    const state = String(license.status ?? 'unknown');
+    byState.set(state, (byState.get(state) ?? 0) + 1);
+  }
+  const keyOf = (license: unknown, dimension: unknown, hour: unknown) =>
+    `${String(license)}|${String(dimension)}|${hourOf(hour)}`;
+  const sent = data.meteringLedger.filter((row) => !row.pendingShard);
+  const pending = data.meteringLedger.length - sent.length;
+  const ledger = new Map(
+    sent.map((row) => [keyOf(row.licenseKey, row.dimension, row.usageHour), Number(row.quantity ?? 0)]),
+  );
+  const billed = new Map<string, number>();
+  for (const row of data.billedRecords) {
+    const key = keyOf(row.licenseArn, row.dimension, row.hour);
+    billed.set(key, (billed.get(key) ?? 0) + row.quantity);
+  }
+  const differences = [...new Set([...ledger.keys(), ...billed.keys()])].filter(
+    (key) => ledger.get(key) !== billed.get(key),
+  ).length;
+  const total = (values: Iterable<number>) => [...values].reduce((sum, value) => sum + value, 0);
+
+  // The last twelve simulated hours of billed quantity.
+  const lastHour = new Date(data.clock.now);
+  lastHour.setUTCMinutes(0, 0, 0);
+  const hours = Array.from({ length: 12 }, (_, index) =>
+    new Date(lastHour.getTime() - (11 - index) * 3_600_000).toISOString(),
+  );
+  const perHour = hours.map((hour) => ({
+    hour,
+    quantity: total(data.billedRecords.filter((row) => hourOf(row.hour) === hour).map((row) => row.quantity)),
+  }));
+  const peak = Math.max(0, ...perHour.map((bar) => bar.quantity));
+  const highest = Math.max(1, peak);
+
+  return html`<section class="card wide summary" data-summary>
+<h2>At a glance</h2>
+<div class="glance">
+<div><h3>Licenses by state</h3>${
+    byState.size === 0
+      ? html`<p class="empty">No licenses yet.</p>`
+      : html`<p data-license-states>${[...byState].map(([state, count]) => html`${badge(`${state} ${count}`, statusTone(state))} `)}</p>`
+  }</div>
+<div><h3>Ledger vs. billed</h3>
+<p data-billing-match>${
+    differences === 0
+      ? badge(ledger.size === 0 ? 'nothing metered yet' : 'match', 'ok')
+      : badge(`${differences} hour${differences === 1 ? '' : 's'} differ`, 'bad')
+  }<br><small>ledger ${ledger.size} records, quantity ${total(ledger.values())} · billed ${billed.size} records, quantity ${total(billed.values())}${pending > 0 ? ` · ${pending} pending` : ''}</small></p></div>
+<div><h3>Billed per hour (last 12 h, peak ${peak})</h3>
+<div class="bars" role="img" aria-label="Billed quantity per hour">${perHour.map(
+    (bar) =>
+      html`<span class="bar" title="${bar.hour.slice(11, 16)} UTC: ${bar.quantity}" style="height:${Math.round((bar.quantity / highest) * 100)}%"></span>`,
+  )}</div>
+<div class="bar-axis"><small>${hours[0]?.slice(11, 16)}</small><small>${hours[11]?.slice(11, 16)}</small></div></div>
+</div>
+</section>`;
 };

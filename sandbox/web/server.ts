@@ -220,10 +220,15 @@ ${freeTrial ? html`<input type="hidden" name="x-amzn-marketplace-offer-type" val
     }
     if (method === 'GET' && url.pathname === '/dashboard') {
       const data = await snapshot(sandbox);
+      const filter = { eventSource: url.searchParams.get('events') || undefined };
       // The refresh fragment: the body only; the message of the last action stays above it.
       if (url.searchParams.get('partial') === '1')
-        return sendHtml(response, 200, dashboardBody(sandbox, data).html);
-      return sendHtml(response, 200, frame('Dashboard', '/dashboard', dashboardBody(sandbox, data), true));
+        return sendHtml(response, 200, dashboardBody(sandbox, data, filter).html);
+      return sendHtml(
+        response,
+        200,
+        frame('Dashboard', '/dashboard', dashboardBody(sandbox, data, filter), true),
+      );
     }
     if (method === 'GET' && url.pathname === SAAS_SIGN_IN_PATH) {
       return sendHtml(

@@ -80,7 +80,11 @@ describe('the sandbox in Chromium', () => {
     // 1. Subscribe: the simulator posts the token to the fulfillment URL, which shows registration.
     const subscribe = card(/Subscribe on AWS Marketplace/);
     await subscribe.getByLabel('Buyer AWS account').selectOption('444455556666');
-    await subscribe.getByLabel('Dimension / plan').selectOption('pro');
+    // A subscription listing grants no entitlement: the page says so instead of offering a plan.
+    await expect(subscribe.locator('[data-plan-note]').textContent()).resolves.toContain(
+      'every new subscriber gets the default plan (basic)',
+    );
+    await expect(subscribe.getByLabel('Dimension / plan').count()).resolves.toBe(0);
     await subscribe.getByRole('button', { name: 'Subscribe and set up the account' }).click();
     await page.waitForURL(`${sandbox.url}/fulfillment/register`);
     await expect(page.locator('h1').textContent()).resolves.toBe('Set up your account');
