@@ -41,7 +41,10 @@ export const synthesize = async (outDir: string): Promise<Synthesis> => {
   const cdk = path.join(PROJECT_ROOT, 'node_modules', '.bin', 'cdk');
   const output: string[] = [];
   const code = await new Promise<number>((resolve, reject) => {
-    const child = spawn(cdk, ['synth', '--quiet', '--no-notices', '-o', outDir], {
+    // The benchmarks measure the example deployment, which deploy mode refuses (allowExample).
+    const args = ['synth', '--quiet', '--no-notices', '-o', outDir];
+    const example = ['-c', 'configFile=config/example.json', '-c', 'allowExample=true'];
+    const child = spawn(cdk, [...args, ...example], {
       cwd: PROJECT_ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
