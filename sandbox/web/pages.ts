@@ -1,3 +1,4 @@
+import { sandboxProduct } from '../listing.js';
 import { legacySnsActions, type MarketplaceEventKind, marketplaceEventKinds } from '../marketplace-events.js';
 import type { Sandbox } from '../runner.js';
 import { actionForm, badge, type Html, hidden, html, json, raw, select, short, table, time } from './html.js';
@@ -15,7 +16,7 @@ const statusTone = (status: unknown) =>
         : 'info';
 
 const planOptions = (sandbox: Sandbox) =>
-  Object.entries(sandbox.config.plans.byDimension).map(([dimension, planId]) => ({
+  Object.entries(sandboxProduct(sandbox.config).plans.byDimension).map(([dimension, planId]) => ({
     value: dimension,
     label: `${dimension} (SaaSus plan …${planId.slice(-6)})`,
   }));
@@ -52,7 +53,7 @@ export const buyerPage = (sandbox: Sandbox, data: Snapshot, presetAccounts: read
 <p class="note">Pick a buyer and a plan. The Marketplace emulator creates a license for that AWS account and a
 registration token; your browser then POSTs <code>x-amzn-marketplace-token</code> to the local fulfillment URL
 ${sandbox.fulfillmentUrl ? html`<code>${sandbox.fulfillmentUrl}</code>` : ''} exactly as AWS Marketplace would, and lands on the registration page.
-Pricing model: <strong>${config.marketplace.pricingModel}</strong> (${config.marketplace.pricingModel === 'subscription' ? 'no entitlements; new subscribers get the default plan' : 'the plan is granted as an entitlement'}).</p>
+Pricing model: <strong>${sandboxProduct(config).pricingModel}</strong> (${sandboxProduct(config).pricingModel === 'subscription' ? 'no entitlements; new subscribers get the default plan' : 'the plan is granted as an entitlement'}).</p>
 ${
   sandbox.fulfillmentUrl
     ? html`<form method="post" action="/actions/subscribe" class="stack">
@@ -111,8 +112,9 @@ ${table(
             tone,
           );
         const otherDimension =
-          Object.keys(config.plans.byDimension).find((dimension) => dimension !== row.dimension) ??
-          row.dimension;
+          Object.keys(sandboxProduct(config).plans.byDimension).find(
+            (dimension) => dimension !== row.dimension,
+          ) ?? row.dimension;
         return [
           html`<div>`,
           emit('agreement-created'),
@@ -186,15 +188,16 @@ ${table(
       label: `${String(user.email ?? user.id)} in ${String(tenant.name)}`,
     })),
   );
+  const { plans } = sandboxProduct(config);
   const planChoices = [
-    ...Object.entries(config.plans.byDimension).map(([dimension, planId]) => ({
+    ...Object.entries(plans.byDimension).map(([dimension, planId]) => ({
       value: planId,
       label: `${dimension} plan`,
     })),
-    ...(config.plans.revokedPlanId ? [{ value: config.plans.revokedPlanId, label: 'revoked plan' }] : []),
+    ...(plans.revokedPlanId ? [{ value: plans.revokedPlanId, label: 'revoked plan' }] : []),
     { value: '', label: 'no plan (remove)' },
   ];
-  const units = config.metering.units.map((unit) => ({
+  const units = sandboxProduct(config).meteringUnits.map((unit) => ({
     value: unit.saasusUnit,
     label: `${unit.saasusUnit} (${unit.aggregation})`,
   }));
@@ -259,7 +262,7 @@ const provisioningSummary = (provisioning: unknown): Html => {
 
 export const dashboardBody = (sandbox: Sandbox, data: Snapshot): Html => {
   const back = '/dashboard';
-  const { plans } = sandbox.config;
+  const { plans } = sandboxProduct(sandbox.config);
   const planName = (planId: unknown): Html => {
     if (!planId) return html`<span class="empty">no plan</span>`;
     const dimension = Object.entries(plans.byDimension).find(([, id]) => id === planId)?.[0];

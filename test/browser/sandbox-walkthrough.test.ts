@@ -3,6 +3,7 @@ import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Sandbox, startSandbox } from '#sandbox/index';
 import { launchChromium } from '../support/chromium.js';
+import { onlyProduct } from '../support/config.js';
 
 /**
  * The sandbox's buyer simulator and dashboard in a real browser (Debian Chromium driven by
@@ -165,7 +166,7 @@ describe('the sandbox in Chromium', () => {
 
     const data = await state();
     const tenant = data.saasus.tenants.find((candidate) => candidate.name === 'Walkthrough Ltd');
-    expect(tenant?.plan_id).toBe(config.plans.revokedPlanId);
+    expect(tenant?.plan_id).toBe(onlyProduct(config).plans.revokedPlanId);
   }, 120_000);
 
   for (const [locale, lang, texts] of [

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { onlyProduct } from '../support/config.js';
 import {
   agreementDetail,
   type EventsHarness,
@@ -28,7 +29,7 @@ afterAll(async () => {
   await h?.close();
 });
 
-const plans = () => h.config.plans.byDimension as Record<'basic' | 'pro', string>;
+const plans = () => onlyProduct(h.config).plans.byDimension as Record<'basic' | 'pro', string>;
 
 const licenseUpdated = (license: ProvisionedLicense, time: string, agreementId?: string, id?: string) =>
   marketplaceEvent({
@@ -451,7 +452,7 @@ describe('failures', () => {
       'ignored',
     ]);
     expect((results[1]?.result as { reason?: string } | undefined)?.reason).toMatch(
-      /product code someoneelse/,
+      /product someoneelse, not one of this deployment's listings/,
     );
     expect((await h.license(license.licenseKey)).lifecycle).toBeUndefined();
   });

@@ -3,7 +3,7 @@ import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { awsJsonHandler, startServer } from '#sandbox/emulators/http';
 import { type MarketplaceEmulator, startMarketplaceEmulator } from '#sandbox/emulators/marketplace';
 import { type SaasusEmulator, startSaasusEmulator } from '#sandbox/emulators/saasus';
-import type { DeploymentConfig, DeploymentConfigInput } from '#shared/config';
+import type { DeploymentConfig, Product, SingleProductConfigInput } from '#shared/config';
 import { parseDeploymentConfig } from '#shared/config';
 import type { LicenseRecord } from '#shared/license/record';
 import { createMeteringClient } from '#shared/marketplace/clients';
@@ -24,7 +24,7 @@ import { createSaasusClient, type SaasusClient } from '#shared/saasus/client';
 import { staticSecretSource } from '#shared/secrets';
 import { createLicenseStore, type LicenseStore } from '#shared/store/licenses';
 import { saasusContract } from '#test/support/saasus-contract';
-import { exampleConfigInput } from '../support/config.js';
+import { exampleConfigInput, onlyProduct } from '../support/config.js';
 import { startDynalite } from '../support/dynalite.js';
 
 /**
@@ -47,8 +47,8 @@ const noSleep = async () => {};
 
 export interface HarnessOptions {
   readonly prefix: string;
-  readonly metering?: DeploymentConfigInput['metering'];
-  readonly pricingModel?: DeploymentConfig['marketplace']['pricingModel'];
+  readonly metering?: SingleProductConfigInput['metering'];
+  readonly pricingModel?: Product['pricingModel'];
   /** Marketplace quota per second; the emulator throttles above it (real time). */
   readonly throttlePerSecond?: number;
   readonly start: Date;
@@ -92,11 +92,11 @@ export const startHarness = async (options: HarnessOptions) => {
   const now = () => clock.now;
   const local = await startDynalite(options.prefix);
   const marketplace: MarketplaceEmulator = await startMarketplaceEmulator({
-    productCode: config.marketplace.productCode,
+    productCode: onlyProduct(config).productCode,
     identityMode: 'license',
     now,
     meteringWindowHours: config.metering.allowedWindowHours,
-    dimensions: config.metering.units.map((unit) => unit.dimension),
+    dimensions: onlyProduct(config).meteringUnits.map((unit) => unit.dimension),
     ...(options.throttlePerSecond === undefined
       ? {}
       : { throttle: { callsPerSecond: options.throttlePerSecond } }),
@@ -155,7 +155,7 @@ export const startHarness = async (options: HarnessOptions) => {
             identityMode: 'license',
             licenseArn: emulated.licenseArn,
             customerAwsAccountId: account,
-            productCode: config.marketplace.productCode,
+            productCode: onlyProduct(config).productCode,
             status: 'active',
             createdAt: timestamp,
             updatedAt: timestamp,
@@ -178,7 +178,7 @@ export const startHarness = async (options: HarnessOptions) => {
       identityMode: 'license',
       licenseArn: emulated.licenseArn,
       customerAwsAccountId: account,
-      productCode: config.marketplace.productCode,
+      productCode: onlyProduct(config).productCode,
     });
     await setLifecycle(emulated.licenseArn, events);
     if (events.withTenant !== false) await licenses.setAttributes(emulated.licenseArn, { tenantId });
