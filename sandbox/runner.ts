@@ -343,13 +343,17 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
     }),
     startMarketplaceEmulator({
       productCode: product.productCode,
+      // One seller account: the same endpoint meters every product's licenses.
+      otherProductCodes: deployed.products.slice(1).map((other) => other.productCode),
       identityMode: product.identityMode,
       now,
       dimensions: [
-        ...new Set([
-          ...Object.keys(product.plans.byDimension),
-          ...product.meteringUnits.map((unit) => unit.dimension),
-        ]),
+        ...new Set(
+          deployed.products.flatMap((listing) => [
+            ...Object.keys(listing.plans.byDimension),
+            ...listing.meteringUnits.map((unit) => unit.dimension),
+          ]),
+        ),
       ],
     }),
     deployed.idoperation

@@ -325,6 +325,7 @@ ${table(
   data.licenses,
   [
     { label: 'License', cell: (row) => short(row.licenseKey, 14) },
+    { label: 'Product', cell: (row) => String(row.productCode ?? '—') },
     { label: 'Account', cell: (row) => row.customerAwsAccountId ?? '—' },
     { label: 'Status', cell: (row) => badge(String(row.status ?? '?'), statusTone(row.status)) },
     { label: 'Tenant', cell: (row) => (row.tenantId ? short(row.tenantId, 8) : '—') },
@@ -402,6 +403,7 @@ ${table(
   data.meteringLedger,
   [
     { label: 'License', cell: (row) => short(row.licenseKey, 10) },
+    { label: 'Product', cell: (row) => String(row.productCode ?? '—') },
     { label: 'Dimension', cell: (row) => String(row.dimension ?? '') },
     { label: 'Hour', cell: (row) => time(row.usageHour) },
     { label: 'Quantity', cell: (row) => row.quantity ?? '—' },

@@ -1,9 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
+import { examplePlaceholders } from '#lib/example-config';
 import { ConfigError, parseDeploymentConfig, productFor, UnknownProductError } from '#shared/config';
 import { bridgeConfigVariable, parseEnv } from '#shared/env';
 import { cdkJsonContext, exampleConfigInput, onlyProduct, sellersOwnConfigInput } from '../support/config.js';
@@ -236,6 +237,26 @@ describe('several products', () => {
   it('rejects the single-product fields next to a product list', () => {
     const input = { ...twoProducts(), plans: exampleConfigInput().plans };
     expect(parseError(input)).toContain('unknown field(s) "plans"');
+  });
+});
+
+describe('the multi-product example', () => {
+  it('holds a subscription and a contract-with-consumption product, each placeholder named', () => {
+    const config = parseDeploymentConfig(
+      JSON.parse(readFileSync('config/example-multi-product.json', 'utf8')) as unknown,
+    );
+    expect(config.products.map((product) => product.pricingModel)).toEqual([
+      'subscription',
+      'contract-with-consumption',
+    ]);
+    const problems = examplePlaceholders(config);
+    expect(problems).toContainEqual(
+      expect.stringMatching(/^products\.0\.productCode: ".+" is the example's/),
+    );
+    expect(problems).toContainEqual(expect.stringMatching(/^products\.1\.productId: ".+" is the example's/));
+    expect(problems).toContainEqual(
+      expect.stringMatching(/^products\.1\.plans\.byDimension\.seats: ".+" is the example's/),
+    );
   });
 });
 
