@@ -93,4 +93,18 @@ describe('a tenant holding two products', () => {
     expect(h.tenantUserIds(main.tenantId)).toContain(main.adminUserId);
     expect(h.directoryUser(main.directoryUserId)?.is_disabled).toBe(0);
   });
+
+  it("sets a plan changed by hand back to the first product's plan, not the add-on's", async () => {
+    const { main, mainPlan } = await buyerOfBoth();
+    h.takePartnerEvents();
+    h.advanceSaasusClock(60_000);
+    await h.saasusClient.updateTenantPlan(main.tenantId, { next_plan_id: ADDON_PLAN });
+    const [drift, ...more] = h
+      .takePartnerEvents()
+      .filter((event) => event.detail.event_type === 'update_tenant_plan');
+    expect(more).toEqual([]);
+    h.advanceSaasusClock(60_000);
+    expect((await h.deliver('saasus', drift)).errors).toEqual([]);
+    expect(h.tenantPlan(main.tenantId)).toBe(mainPlan);
+  });
 });
