@@ -129,9 +129,20 @@ describe('the sandbox in Chromium', () => {
       expect.arrayContaining([['api_calls', '2026-11-22 09:00:00', '120']]),
     );
     const ledger = await rows(metering.locator('table').first());
+    // Each ledger record shows the product whose license it bills.
     expect(
-      ledger.map(([, dimension, hour, quantity, status]) => [dimension, hour, quantity, status]),
-    ).toEqual(expect.arrayContaining([['api_calls', '2026-11-22 09:00:00', '120', 'accepted']]));
+      ledger.map(([, product, dimension, hour, quantity, status]) => [
+        product,
+        dimension,
+        hour,
+        quantity,
+        status,
+      ]),
+    ).toEqual(
+      expect.arrayContaining([
+        [onlyProduct(sandbox.config).productCode, 'api_calls', '2026-11-22 09:00:00', '120', 'accepted'],
+      ]),
+    );
     await shot('5-dashboard-billed');
 
     // 4. End the agreement, then AWS deprovisions the license.
