@@ -1,4 +1,4 @@
-import type { DeploymentConfig } from '#shared/config';
+import { type DeploymentConfig, productFor } from '#shared/config';
 import type { LedgerItem } from '#shared/metering/store';
 import type { SaasusClient } from '#shared/saasus/client';
 
@@ -8,6 +8,8 @@ import type { SaasusClient } from '#shared/saasus/client';
  */
 export interface ReconcileRow {
   readonly licenseKey: string;
+  /** The license's product: its metering units and pricing model apply. */
+  readonly productCode: string;
   readonly tenantId?: string;
   readonly dimension: string;
   readonly saasusUnit: string;
@@ -46,6 +48,8 @@ export const daysOfMonth = (month: string): string[] => {
 
 export interface ReconcileLicense {
   readonly licenseKey: string;
+  /** The license's product: its metering units and pricing model apply. */
+  readonly productCode: string;
   readonly tenantId?: string;
   /** The day counts metering captured at activation (usage before it is never billed). */
   readonly baseline?: { readonly day: string; readonly counts: Readonly<Record<string, number>> };
@@ -75,7 +79,8 @@ export const reconcileLicense = async (
         counts.set(count.metering_unit_name, (counts.get(count.metering_unit_name) ?? 0) + count.count);
     }
   }
-  return config.metering.units.map((unit) => {
+  const product = productFor(config, license.productCode);
+  return product.meteringUnits.map((unit) => {
     const items = ledger.filter((item) => item.dimension === unit.dimension && inMonth(item));
     const ledgerByStatus: Record<string, number> = {};
     for (const item of items)
@@ -87,6 +92,7 @@ export const reconcileLicense = async (
     );
     const base = {
       licenseKey: license.licenseKey,
+      productCode: license.productCode,
       ...(license.tenantId ? { tenantId: license.tenantId } : {}),
       dimension: unit.dimension,
       saasusUnit: unit.saasusUnit,
@@ -135,7 +141,7 @@ export const reconcileLicense = async (
     const ledgerTotal = items.reduce((total, item) => total + item.quantity, 0);
     add(
       accounted - ledgerTotal,
-      config.marketplace.pricingModel === 'contract-with-consumption'
+      product.pricingModel === 'contract-with-consumption'
         ? 'within the entitlement: usage the contract already pays for'
         : 'counted by the ledger but not billed (a count lowered by a direct overwrite)',
     );

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import type { DeploymentConfig } from '#shared/config';
+import { type DeploymentConfig, normaliseProducts } from '#shared/config';
 
 /**
  * Recognises a config that still holds the shipped examples' placeholders, so `cdk deploy` cannot
@@ -36,19 +36,24 @@ const shippedIdentifiers = (configDirectory: string): ShippedIdentifiers => {
     eventSources: new Set(),
   };
   for (const file of readdirSync(configDirectory).filter((name) => /^example.*\.json$/.test(name))) {
-    const example = JSON.parse(readFileSync(join(configDirectory, file), 'utf8')) as {
-      marketplace?: { productCode?: string; productId?: string };
-      plans?: { byDimension?: Record<string, string>; defaultPlanId?: string; revokedPlanId?: string };
+    const example = normaliseProducts(JSON.parse(readFileSync(join(configDirectory, file), 'utf8'))) as {
+      products?: {
+        productCode?: string;
+        productId?: string;
+        plans?: { byDimension?: Record<string, string>; defaultPlanId?: string; revokedPlanId?: string };
+      }[];
       saasusEvents?: { eventSourceName?: string };
     };
-    if (example.marketplace?.productCode) found.productCodes.add(example.marketplace.productCode);
-    if (example.marketplace?.productId) found.productIds.add(example.marketplace.productId);
-    for (const plan of [
-      ...Object.values(example.plans?.byDimension ?? {}),
-      example.plans?.defaultPlanId,
-      example.plans?.revokedPlanId,
-    ]) {
-      if (plan) found.planIds.add(plan);
+    for (const product of example.products ?? []) {
+      if (product.productCode) found.productCodes.add(product.productCode);
+      if (product.productId) found.productIds.add(product.productId);
+      for (const plan of [
+        ...Object.values(product.plans?.byDimension ?? {}),
+        product.plans?.defaultPlanId,
+        product.plans?.revokedPlanId,
+      ]) {
+        if (plan) found.planIds.add(plan);
+      }
     }
     if (example.saasusEvents?.eventSourceName) found.eventSources.add(example.saasusEvents.eventSourceName);
   }
@@ -59,23 +64,28 @@ const shippedIdentifiers = (configDirectory: string): ShippedIdentifiers => {
 export const examplePlaceholders = (config: DeploymentConfig, configDirectory = 'config'): string[] => {
   const shipped = shippedIdentifiers(resolve(configDirectory));
   const problems: string[] = [];
-  const { marketplace, plans, saasus } = config;
-  if (shipped.productCodes.has(marketplace.productCode)) {
-    problems.push(
-      `marketplace.productCode: "${marketplace.productCode}" is the example's; use your listing's`,
+  const { saasus } = config;
+  const single = config.products.length === 1;
+  const planFields: [string, string | undefined][] = [];
+  config.products.forEach(({ productCode, productId, plans }, index) => {
+    // A single product is named as the single-product form spells its fields.
+    const listing = single ? 'marketplace.' : `products.${index}.`;
+    const planPath = single ? 'plans.' : `products.${index}.plans.`;
+    if (shipped.productCodes.has(productCode)) {
+      problems.push(`${listing}productCode: "${productCode}" is the example's; use your listing's`);
+    }
+    if (shipped.productIds.has(productId) || productId.startsWith('prod-example')) {
+      problems.push(`${listing}productId: "${productId}" is the example's; use your listing's`);
+    }
+    planFields.push(
+      ...Object.entries(plans.byDimension).map(([dimension, plan]): [string, string] => [
+        `${planPath}byDimension.${dimension}`,
+        plan,
+      ]),
+      [`${planPath}defaultPlanId`, plans.defaultPlanId],
+      [`${planPath}revokedPlanId`, plans.revokedPlanId],
     );
-  }
-  if (shipped.productIds.has(marketplace.productId) || marketplace.productId.startsWith('prod-example')) {
-    problems.push(`marketplace.productId: "${marketplace.productId}" is the example's; use your listing's`);
-  }
-  const planFields: [string, string | undefined][] = [
-    ...Object.entries(plans.byDimension).map(([dimension, plan]): [string, string] => [
-      `plans.byDimension.${dimension}`,
-      plan,
-    ]),
-    ['plans.defaultPlanId', plans.defaultPlanId],
-    ['plans.revokedPlanId', plans.revokedPlanId],
-  ];
+  });
   for (const [field, plan] of planFields) {
     if (plan && shipped.planIds.has(plan)) {
       problems.push(`${field}: "${plan}" is the example's; use the id of your SaaSus pricing plan`);

@@ -2,6 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { DeploymentConfig } from '#shared/config';
 import { type ControlPlane, type LocalEntity, startControlPlane } from './emulators/control-plane.js';
+import { sandboxProduct } from './listing.js';
 import type { Sandbox } from './runner.js';
 
 /**
@@ -38,12 +39,12 @@ export const startOperatorEndpoints = async (sandbox: Sandbox): Promise<Operator
     details: {
       Description: {
         ProductTitle: 'Marketplace Bridge sandbox product',
-        ProductCode: config.marketplace.productCode,
+        ProductCode: sandboxProduct(config).productCode,
       },
       Dimensions: [
         ...new Set([
-          ...Object.keys(config.plans.byDimension),
-          ...config.metering.units.map((unit) => unit.dimension),
+          ...Object.keys(sandboxProduct(config).plans.byDimension),
+          ...sandboxProduct(config).meteringUnits.map((unit) => unit.dimension),
         ]),
       ].map((key) => ({ Key: key, Name: key, Types: ['ExternalMetered'] })),
     },
@@ -63,7 +64,7 @@ export const startOperatorEndpoints = async (sandbox: Sandbox): Promise<Operator
         ...(partnerSource ? [[partnerSource, partnerSource] as const] : []),
         ...(sandbox.domainBusName ? [[sandbox.domainBusName, undefined] as const] : []),
       ]),
-      entities: new Map([[config.marketplace.productId, listing]]),
+      entities: new Map([[sandboxProduct(config).productId, listing]]),
     },
   );
   const { marketplace, secretsManager } = sandbox.emulators;

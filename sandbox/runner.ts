@@ -18,6 +18,7 @@ import { type SecretsManagerEmulator, startSecretsManagerEmulator } from './emul
 import { EventSourcePoller } from './event-sources.js';
 import type { MountedHttpApi } from './http-api.js';
 import { FunctionHost, type FunctionLogLine, type InvocationRecord } from './lambda/host.js';
+import { allMeteringUnits, sandboxProduct } from './listing.js';
 import {
   type Agreement,
   type LegacySnsAction,
@@ -300,11 +301,16 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
   };
 
   const plans = new Map<string, string>();
-  for (const [dimension, planId] of Object.entries(deployed.plans.byDimension)) plans.set(planId, dimension);
-  if (deployed.plans.defaultPlanId && !plans.has(deployed.plans.defaultPlanId))
-    plans.set(deployed.plans.defaultPlanId, 'default');
-  if (deployed.plans.revokedPlanId && !plans.has(deployed.plans.revokedPlanId))
-    plans.set(deployed.plans.revokedPlanId, 'revoked');
+  const product = sandboxProduct(deployed);
+  for (const { plans: productPlans } of deployed.products) {
+    for (const [dimension, planId] of Object.entries(productPlans.byDimension)) {
+      if (!plans.has(planId)) plans.set(planId, dimension);
+    }
+    if (productPlans.defaultPlanId && !plans.has(productPlans.defaultPlanId))
+      plans.set(productPlans.defaultPlanId, 'default');
+    if (productPlans.revokedPlanId && !plans.has(productPlans.revokedPlanId))
+      plans.set(productPlans.revokedPlanId, 'revoked');
+  }
 
   const idoperationBasePath = deployed.idoperation
     ? new URL(deployed.idoperation.baseUrl).pathname.replace(/\/+$/, '')
@@ -317,7 +323,7 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
       envs: [{ id: deployed.saasus.envId, name: 'production', display_name: 'Production' }],
       roles: deployed.saasus.adminRoleNames,
       plans: [...plans].map(([id, name]) => ({ id, name, display_name: `${name} plan` })),
-      meteringUnits: deployed.metering.units.map((unit) => ({
+      meteringUnits: allMeteringUnits(deployed).map((unit) => ({
         unit_name: unit.saasusUnit,
         aggregate_usage: unit.aggregation === 'gauge' ? 'max' : 'sum',
       })),
@@ -336,14 +342,18 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
       },
     }),
     startMarketplaceEmulator({
-      productCode: deployed.marketplace.productCode,
-      identityMode: deployed.marketplace.identityMode,
+      productCode: product.productCode,
+      // One seller account: the same endpoint meters every product's licenses.
+      otherProductCodes: deployed.products.slice(1).map((other) => other.productCode),
+      identityMode: product.identityMode,
       now,
       dimensions: [
-        ...new Set([
-          ...Object.keys(deployed.plans.byDimension),
-          ...deployed.metering.units.map((unit) => unit.dimension),
-        ]),
+        ...new Set(
+          deployed.products.flatMap((listing) => [
+            ...Object.keys(listing.plans.byDimension),
+            ...listing.meteringUnits.map((unit) => unit.dimension),
+          ]),
+        ),
       ],
     }),
     deployed.idoperation
@@ -770,12 +780,12 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
     logger: { info: () => {}, warn: () => {} },
   });
   const listing = {
-    productId: config.marketplace.productId,
-    productCode: config.marketplace.productCode,
+    productId: sandboxProduct(config).productId,
+    productCode: sandboxProduct(config).productCode,
     sellerAccount: account,
     region,
   };
-  const contract = config.marketplace.pricingModel !== 'subscription';
+  const contract = sandboxProduct(config).pricingModel !== 'subscription';
 
   let startupMs = 0;
   const sandbox: Sandbox = {
@@ -886,7 +896,7 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
       const message = JSON.stringify({
         action,
         'customer-identifier': license.customerIdentifier,
-        'product-code': config.marketplace.productCode,
+        'product-code': license.productCode,
         ...(action === 'entitlement-updated'
           ? {}
           : { 'offer-identifier': agreement.offerId, isFreeTrialTermPresent: 'false' }),

@@ -58,7 +58,7 @@ export const seedMeteringLicenses = async (
     identityMode: 'license',
     licenseArn: license.licenseKey,
     customerAwsAccountId: license.account,
-    productCode: config.marketplace.productCode,
+    productCode: world.product.productCode,
     status: 'active',
     meteringShard: meteringShardOf(license.licenseKey),
     createdAt: activeAt,
@@ -86,7 +86,8 @@ export const seedMeteringLicenses = async (
     }
   });
   const unit =
-    config.metering.units.find((candidate) => candidate.aggregation === 'sum')?.saasusUnit ?? 'api_calls';
+    world.product.meteringUnits.find((candidate) => candidate.aggregation === 'sum')?.saasusUnit ??
+    'api_calls';
   const usageSeconds = Math.floor(options.usageAt.getTime() / 1000);
   await mapConcurrent(
     licenses.filter((license) => license.apiCalls > 0),

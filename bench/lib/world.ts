@@ -4,8 +4,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import type { DeploymentConfig, DeploymentConfigInput } from '../../functions/shared/config.js';
-import { parseDeploymentConfig } from '../../functions/shared/config.js';
+import type { DeploymentConfig, Product, SingleProductConfigInput } from '../../functions/shared/config.js';
+import { parseDeploymentConfig, productFor } from '../../functions/shared/config.js';
 import { createSaasusClient, type SaasusClient } from '../../functions/shared/saasus/client.js';
 import { staticSecretSource } from '../../functions/shared/secrets.js';
 import { createLocalTables } from '../../sandbox/dynamo.js';
@@ -144,8 +144,10 @@ export const startDynaliteProcess = async (latencyMs = 0): Promise<LocalDynalite
 
 export interface World {
   readonly config: DeploymentConfig;
+  /** The listing the bench plays (the example's one product). */
+  readonly product: Product;
   /** The config as the functions get it (BRIDGE_CONFIG), emulator URLs filled in. */
-  readonly configInput: DeploymentConfigInput;
+  readonly configInput: SingleProductConfigInput;
   readonly dynamo: LocalDynalite;
   readonly tables: Readonly<Record<string, string>>;
   readonly saasus: SaasusEmulator;
@@ -174,7 +176,7 @@ export const startWorld = async (options: WorldOptions = {}): Promise<World> => 
   const now = () => new Date(Date.now() + clockOffsetMs);
   const input = JSON.parse(
     readFileSync(path.join(PROJECT_ROOT, 'config', 'example.json'), 'utf8'),
-  ) as DeploymentConfigInput & {
+  ) as SingleProductConfigInput & {
     saasus: Record<string, unknown>;
     idoperation: Record<string, unknown>;
   };
@@ -182,14 +184,16 @@ export const startWorld = async (options: WorldOptions = {}): Promise<World> => 
     input.metering.units = input.metering.units.slice(0, options.meteringDimensions);
   }
   const base = parseDeploymentConfig(input);
+  // The bench plays the example's one listing.
+  const product = productFor(base, input.marketplace.productCode);
   const dynamo = await startDynaliteProcess(options.dynamoLatencyMs);
   const tables: Record<string, string> = await createLocalTables(dynamo.client, 'bench');
   const queued: SentMessage[] = [];
   const plans = [
     ...new Set([
-      ...Object.values(base.plans.byDimension),
-      ...(base.plans.defaultPlanId ? [base.plans.defaultPlanId] : []),
-      ...(base.plans.revokedPlanId ? [base.plans.revokedPlanId] : []),
+      ...Object.values(product.plans.byDimension),
+      ...(product.plans.defaultPlanId ? [product.plans.defaultPlanId] : []),
+      ...(product.plans.revokedPlanId ? [product.plans.revokedPlanId] : []),
     ]),
   ];
   const [saasus, marketplace, idoperation, eventBridge, secrets, queue] = await Promise.all([
@@ -203,11 +207,11 @@ export const startWorld = async (options: WorldOptions = {}): Promise<World> => 
       ...(options.saasusLatencyMs ? { latencyMs: options.saasusLatencyMs } : {}),
     }),
     startMarketplaceEmulator({
-      productCode: base.marketplace.productCode,
-      identityMode: base.marketplace.identityMode,
+      productCode: product.productCode,
+      identityMode: product.identityMode,
       now,
       meteringWindowHours: base.metering.allowedWindowHours,
-      dimensions: base.metering.units.map((unit) => unit.dimension),
+      dimensions: product.meteringUnits.map((unit) => unit.dimension),
       ...(options.marketplaceLatencyMs ? { latencyMs: options.marketplaceLatencyMs } : {}),
       ...(options.marketplaceCallsPerSecond
         ? { throttle: { callsPerSecond: options.marketplaceCallsPerSecond } }
@@ -249,6 +253,7 @@ export const startWorld = async (options: WorldOptions = {}): Promise<World> => 
 
   return {
     config,
+    product,
     configInput: input,
     dynamo,
     tables,
@@ -268,9 +273,8 @@ export const startWorld = async (options: WorldOptions = {}): Promise<World> => 
         const bridgeConfig = JSON.parse(environment.BRIDGE_CONFIG) as Record<string, Record<string, unknown>>;
         if (bridgeConfig.saasus) bridgeConfig.saasus.apiBaseUrl = saasus.url;
         if (bridgeConfig.idoperation) bridgeConfig.idoperation.baseUrl = `${idoperation.url}/v1`;
-        if (bridgeConfig.metering && options.meteringDimensions !== undefined) {
-          bridgeConfig.metering.units = input.metering?.units;
-        }
+        if (options.meteringDimensions !== undefined)
+          Object.assign(bridgeConfig, { products: base.products });
         environment.BRIDGE_CONFIG = JSON.stringify(bridgeConfig);
       }
       return {

@@ -120,7 +120,7 @@ const seedLicenses = async (
     tableName: world.tables.Licenses as string,
   });
   const active = kind !== 'activate';
-  const basic = config.plans.defaultPlanId ?? Object.values(config.plans.byDimension)[0];
+  const basic = world.product.plans.defaultPlanId ?? Object.values(world.product.plans.byDimension)[0];
   const build = async (index: number) => {
     const account = String(accountBase + index);
     const license = world.marketplace.addLicense({ customerAwsAccountId: account });
@@ -155,7 +155,7 @@ const seedLicenses = async (
     identityMode: 'license',
     licenseArn: first.licenseKey,
     customerAwsAccountId: first.account,
-    productCode: config.marketplace.productCode,
+    productCode: world.product.productCode,
   });
   await store.setAttributes(first.licenseKey, { tenantId: first.tenantId });
   const steps: [string, unknown][] = [

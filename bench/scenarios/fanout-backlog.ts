@@ -1,5 +1,6 @@
 import os from 'node:os';
 import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
+import type { Product } from '../../functions/shared/config.js';
 import { hourKey } from '../../functions/shared/metering/hours.js';
 import { LEDGER_RETENTION_DAYS, pendingShardOf } from '../../functions/shared/metering/store.js';
 import { ledgerUsageKey } from '../../functions/shared/tables.js';
@@ -56,8 +57,10 @@ export const runFanoutBacklog = async (
       usageAt: USAGE_AT,
     });
     const { config } = world;
+    // The bench's example config is one product.
+    const [product] = config.products as [Product, ...Product[]];
     const items = seeded.flatMap((license) =>
-      config.metering.units.flatMap((unit) =>
+      product.meteringUnits.flatMap((unit) =>
         EXPIRED_HOURS.map((hour) => ({
           licenseKey: license.licenseKey,
           usageKey: ledgerUsageKey(new Date(hour), unit.dimension),
@@ -66,7 +69,7 @@ export const runFanoutBacklog = async (
           quantity: 0,
           usageByDay: {},
           status: 'pending',
-          productCode: config.marketplace.productCode,
+          productCode: product.productCode,
           identity: {
             mode: 'license',
             licenseArn: license.licenseKey,

@@ -303,7 +303,7 @@ export const runMeteringCase = async (
       ...[...ledgerSet].filter((key) => !billedSet.has(key)).map((key) => `ledger only: ${key}`),
       ...[...billedSet].filter((key) => !ledgerSet.has(key)).map((key) => `billed only: ${key}`),
     ];
-    const recordsExpected = testCase.licenses * world.config.metering.units.length;
+    const recordsExpected = testCase.licenses * world.product.meteringUnits.length;
     const ledgerPending = ledger.filter((item) => item.status === 'pending').length;
     const billedDuplicates = billedKeys.length - billedSet.size;
     const ledgerMatchesBilled = mismatches.length === 0 && ledgerAcceptedKeys.length === billed.length;
@@ -320,7 +320,7 @@ export const runMeteringCase = async (
     const rss = memories.map((memory) => Math.max(memory.peakRss, memory.maxRssOs));
     return {
       licenses: testCase.licenses,
-      dimensions: world.config.metering.units.length,
+      dimensions: world.product.meteringUnits.length,
       dynamoLatencyMs: testCase.dynamoLatencyMs,
       saasusLatencyMs: testCase.saasusLatencyMs,
       loadAverageBefore,

@@ -6,7 +6,7 @@ import {
 } from '@aws-sdk/client-eventbridge';
 import { DescribeEntityCommand, MarketplaceCatalogClient } from '@aws-sdk/client-marketplace-catalog';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import type { DeploymentConfig } from '#shared/config';
+import type { DeploymentConfig, Product } from '#shared/config';
 import { idoperationSecretSchema } from '#shared/idoperation/client';
 import { IdoperationNotFoundError } from '#shared/idoperation/errors';
 import { createIdoperationClient } from '#shared/idoperation/index';
@@ -112,7 +112,11 @@ export const runChecks = async (deployment: Deployment): Promise<CheckResult[]> 
       ),
     );
 
-  await run('listing', () => listingCheck(config));
+  for (const product of config.products) {
+    await run(config.products.length === 1 ? 'listing' : `listing ${product.productCode}`, () =>
+      listingCheck(product),
+    );
+  }
   if (config.saasusEvents)
     await run('partner event source', () => partnerSourceCheck(config.saasusEvents?.eventSourceName ?? ''));
   if (config.idoperation) await run('iDoperation', () => idoperationCheck(config, secrets));
@@ -155,18 +159,22 @@ const saasusChecks = async (
   );
   const plans = await saasus.listPricingPlans();
   const planIds = new Set(plans.map((plan) => plan.id));
-  const wanted: [string, string][] = [
-    ...Object.entries(config.plans.byDimension).map(([dimension, id]): [string, string] => [
-      `plans.byDimension.${dimension}`,
-      id,
-    ]),
-    ...(config.plans.defaultPlanId
-      ? [['plans.defaultPlanId', config.plans.defaultPlanId] as [string, string]]
-      : []),
-    ...(config.plans.revokedPlanId
-      ? [['plans.revokedPlanId', config.plans.revokedPlanId] as [string, string]]
-      : []),
-  ];
+  const wanted: [string, string][] = config.products.flatMap(({ productCode, plans: productPlans }) => {
+    const at = config.products.length === 1 ? 'plans' : `product ${productCode} plans`;
+    return [
+      ...Object.entries(productPlans.byDimension).map(([dimension, id]): [string, string] => [
+        `${at}.byDimension.${dimension}`,
+        id,
+      ]),
+      ...(productPlans.defaultPlanId
+        ? [[`${at}.defaultPlanId`, productPlans.defaultPlanId] as [string, string]]
+        : []),
+      ...(productPlans.revokedPlanId
+        ? [[`${at}.revokedPlanId`, productPlans.revokedPlanId] as [string, string]]
+        : []),
+    ];
+  });
+  const meteringUnits = config.products.flatMap((product) => product.meteringUnits);
   const missingPlans = wanted.filter(([, id]) => !planIds.has(id));
   results.push(
     missingPlans.length === 0
@@ -177,12 +185,12 @@ const saasusChecks = async (
           'create the plan in SaaSus (Pricing plans) or correct the id in the config',
         ),
   );
-  if (config.metering.units.length > 0) {
+  if (meteringUnits.length > 0) {
     const unitNames = new Set((await saasus.listMeteringUnits()).map((unit) => unit.unit_name));
-    const missingUnits = config.metering.units.filter((unit) => !unitNames.has(unit.saasusUnit));
+    const missingUnits = meteringUnits.filter((unit) => !unitNames.has(unit.saasusUnit));
     results.push(
       missingUnits.length === 0
-        ? pass('SaaSus metering units', `all ${config.metering.units.length} metering units exist`)
+        ? pass('SaaSus metering units', `all ${meteringUnits.length} metering units exist`)
         : fail(
             'SaaSus metering units',
             `no metering unit ${missingUnits.map((unit) => unit.saasusUnit).join(', ')}`,
@@ -200,8 +208,8 @@ const field = (value: unknown, ...path: string[]): unknown =>
     value,
   );
 
-const listingCheck = async (config: DeploymentConfig): Promise<CheckResult[]> => {
-  const { productId, productCode } = config.marketplace;
+const listingCheck = async (product: Product): Promise<CheckResult[]> => {
+  const { productId, productCode } = product;
   const catalog = new MarketplaceCatalogClient({ region: 'us-east-1' });
   let details: unknown;
   let entityType: string | undefined;
@@ -257,8 +265,8 @@ const listingCheck = async (config: DeploymentConfig): Promise<CheckResult[]> =>
   );
   const configured = [
     ...new Set([
-      ...Object.keys(config.plans.byDimension),
-      ...config.metering.units.map((unit) => unit.dimension),
+      ...Object.keys(product.plans.byDimension),
+      ...product.meteringUnits.map((unit) => unit.dimension),
     ]),
   ];
   const missing = configured.filter((dimension) => !listed.has(dimension));

@@ -44,11 +44,12 @@ Exits 1 when a difference is left unexplained.
     const wanted = new Set(Array.isArray(values.license) ? values.license : []);
     const licenses: {
       licenseKey: string;
+      productCode: string;
       tenantId?: string;
       baseline?: { day: string; counts: Record<string, number> };
     }[] = [];
     for await (const page of scanItems(runtime.dynamo(), resources.licensesTable, {
-      projection: ['licenseKey', 'tenantId', 'meteringBaseline'],
+      projection: ['licenseKey', 'productCode', 'tenantId', 'meteringBaseline'],
     })) {
       for (const item of page) {
         const licenseKey = String(item.licenseKey);
@@ -56,6 +57,7 @@ Exits 1 when a difference is left unexplained.
         const baseline = item.meteringBaseline as { day?: unknown; counts?: unknown } | undefined;
         licenses.push({
           licenseKey,
+          productCode: String(item.productCode),
           ...(typeof item.tenantId === 'string' ? { tenantId: item.tenantId } : {}),
           ...(typeof baseline?.day === 'string' &&
           typeof baseline.counts === 'object' &&

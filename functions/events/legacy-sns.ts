@@ -22,7 +22,7 @@ import { createRuntime, runtimeEnvSchema } from '#shared/runtime';
  */
 const env = parseEnv(runtimeEnvSchema.extend(deadLetterQueueEnv));
 const runtime = createRuntime(env);
-const { productCode } = runtime.config.marketplace;
+const productCodes = runtime.config.products.map((product) => product.productCode);
 const processor = createLicenseEventProcessor(licenseEventDependencies(runtime));
 const idempotency = eventIdempotency(runtime, 'legacy-sns-events', processor.process);
 const batch = new BatchProcessor(EventType.SQS);
@@ -32,7 +32,7 @@ const processRecord = deadLetterPermanentFailures(
     handleEvent(
       () =>
         parseMarketplaceSnsMessage(record.body, {
-          productCode,
+          productCodes,
           delivery: { messageId: record.messageId, sentTimestamp: record.attributes.SentTimestamp },
         }),
       idempotency.run,

@@ -19,19 +19,12 @@ import { runtimeFromEnv } from '#shared/runtime';
  * record from that queue (a redrive).
  */
 const runtime = runtimeFromEnv();
-const { marketplace } = runtime.config;
+const products = runtime.config.products.map(({ productId, productCode }) => ({ productId, productCode }));
 const processor = createLicenseEventProcessor(licenseEventDependencies(runtime));
 const idempotency = eventIdempotency(runtime, 'marketplace-events', processor.process);
 
 export const handler = middy((event: unknown, context: Context) => {
   idempotency.config.registerLambdaContext(context);
   const received = unwrapFailureRecord(event);
-  return handleEvent(
-    () =>
-      parseMarketplaceEvent(received, {
-        productId: marketplace.productId,
-        productCode: marketplace.productCode,
-      }),
-    idempotency.run,
-  );
+  return handleEvent(() => parseMarketplaceEvent(received, { products }), idempotency.run);
 }).use(injectLambdaContext(logger, { resetKeys: true }));

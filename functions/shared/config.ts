@@ -79,7 +79,77 @@ export const customDomainSchema = z.strictObject({
     .optional(),
 });
 
-export const deploymentConfigSchema = z
+/** One AWS Marketplace listing: what differs between products; everything else is shared. */
+export const productSchema = z.strictObject({
+  /** The product code AWS Marketplace assigned to the listing. */
+  productCode: z
+    .string()
+    .regex(/^[a-zA-Z0-9]{1,255}$/, 'expected the AWS Marketplace product code (letters and digits)'),
+  /** The product id from the AWS Marketplace Management Portal, e.g. `prod-abcdef123456`. */
+  productId: z
+    .string()
+    .regex(/^prod-[a-zA-Z0-9]{6,}$/, 'expected an AWS Marketplace product id such as prod-abcdef123456'),
+  /** `license`: LicenseArn + CustomerAWSAccountId (listings from June 2026); `legacy`: CustomerIdentifier. */
+  identityMode: z
+    .enum(['license', 'legacy'], { message: 'expected "license" or "legacy"' })
+    .default('license'),
+  pricingModel: z.enum(['subscription', 'contract', 'contract-with-consumption'], {
+    message: 'expected "subscription", "contract" or "contract-with-consumption"',
+  }),
+  plans: z.strictObject({
+    /** Marketplace dimension → SaaSus plan id, for entitlements (contracts) and plan changes. */
+    byDimension: z.record(nonEmpty('a dimension key'), planId, {
+      message: 'expected an object mapping each Marketplace dimension to a SaaSus plan id',
+    }),
+    /** Plan for a new subscription (subscription pricing has no entitlement to map). */
+    defaultPlanId: planId.optional(),
+    /** Plan applied when a license is revoked; omit to remove the plan. */
+    revokedPlanId: planId.optional(),
+  }),
+  /** SaaSus metering unit → this listing's Marketplace dimension. */
+  meteringUnits: z.array(meteringUnitSchema).default([]),
+});
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+const singleProductFields = ['productCode', 'productId', 'identityMode', 'pricingModel'] as const;
+
+/**
+ * The single-product form (`marketplace.productCode` + `plans` + `metering.units`) is today's
+ * config; it becomes a one-element `products` list here so everything downstream has one code path.
+ * A document that has `products` is left alone (a stray `plans` then fails as an unknown field).
+ */
+export const normaliseProducts = (input: unknown): unknown => {
+  if (!isRecord(input) || 'products' in input) return input;
+  const { plans, marketplace, metering, ...shared } = input;
+  const listing = isRecord(marketplace) ? marketplace : {};
+  const { units, ...sharedMetering } = isRecord(metering) ? metering : {};
+  const product: Record<string, unknown> = { plans, meteringUnits: units };
+  const sharedMarketplace: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(listing)) {
+    if ((singleProductFields as readonly string[]).includes(key)) product[key] = value;
+    else sharedMarketplace[key] = value;
+  }
+  return {
+    ...shared,
+    ...(marketplace === undefined ? {} : { marketplace: sharedMarketplace }),
+    ...(metering === undefined ? {} : { metering: sharedMetering }),
+    products: [product],
+  };
+};
+
+/** Where a product field sits in the single-product form, so its messages name the field the seller wrote. */
+const singleFormPath = (path: readonly PropertyKey[]): readonly PropertyKey[] => {
+  if (path[0] !== 'products' || path[1] !== 0) return path;
+  const [field, ...rest] = path.slice(2);
+  if (field === 'plans') return ['plans', ...rest];
+  if (field === 'meteringUnits') return ['metering', 'units', ...rest];
+  if (field === undefined) return ['marketplace'];
+  return ['marketplace', field, ...rest];
+};
+
+const deploymentConfigObject = z
   .strictObject({
     /** Short stage name used in resource names, e.g. `dev` or `prod`. */
     stage: z
@@ -93,41 +163,19 @@ export const deploymentConfigSchema = z
       .string()
       .regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, 'expected an AWS region such as us-east-1')
       .default('us-east-1'),
-    marketplace: z.strictObject({
-      /** The product code AWS Marketplace assigned to the listing. */
-      productCode: z
-        .string()
-        .regex(/^[a-zA-Z0-9]{1,255}$/, 'expected the AWS Marketplace product code (letters and digits)'),
-      /** The product id from the AWS Marketplace Management Portal, e.g. `prod-abcdef123456`. */
-      productId: z
-        .string()
-        .regex(/^prod-[a-zA-Z0-9]{6,}$/, 'expected an AWS Marketplace product id such as prod-abcdef123456'),
-      /** `license`: LicenseArn + CustomerAWSAccountId (listings from June 2026); `legacy`: CustomerIdentifier. */
-      identityMode: z
-        .enum(['license', 'legacy'], { message: 'expected "license" or "legacy"' })
-        .default('license'),
-      pricingModel: z.enum(['subscription', 'contract', 'contract-with-consumption'], {
-        message: 'expected "subscription", "contract" or "contract-with-consumption"',
-      }),
-      /** Region of the Metering and Entitlement Service endpoints. */
-      apiRegion: z
-        .string()
-        .regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, 'expected an AWS region such as us-east-1')
-        .default('us-east-1'),
-    }),
-    plans: z.strictObject({
-      /** Marketplace dimension → SaaSus plan id, for entitlements (contracts) and plan changes. */
-      byDimension: z.record(nonEmpty('a dimension key'), planId, {
-        message: 'expected an object mapping each Marketplace dimension to a SaaSus plan id',
-      }),
-      /** Plan for a new subscription (subscription pricing has no entitlement to map). */
-      defaultPlanId: planId.optional(),
-      /** Plan applied when a license is revoked; omit to remove the plan. */
-      revokedPlanId: planId.optional(),
-    }),
+    /** Shared by every product: the Region of the Metering and Entitlement Service calls. */
+    marketplace: z
+      .strictObject({
+        apiRegion: z
+          .string()
+          .regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, 'expected an AWS region such as us-east-1')
+          .default('us-east-1'),
+      })
+      .prefault({}),
+    /** The listings this deployment serves; the single-product form is normalised into this list. */
+    products: z.array(productSchema).min(1, 'expected at least one product'),
     metering: z
       .strictObject({
-        units: z.array(meteringUnitSchema).default([]),
         /** Records older than this are never sent (AWS rejects the whole batch). */
         allowedWindowHours: z.number().int().min(2).max(24).default(6),
         /** Send quantity 0 for hours without usage (AWS recommends it). */
@@ -221,36 +269,77 @@ export const deploymentConfigSchema = z
     alarmEmail: z.email({ message: 'expected an email address' }).optional(),
   })
   .superRefine((config, ctx) => {
-    for (const [dimension, plan] of Object.entries(config.plans.byDimension)) {
-      if (plan === undefined || plan === null) {
+    const seenCodes = new Map<string, number>();
+    config.products.forEach((product, index) => {
+      const at = (...path: PropertyKey[]) => ['products', index, ...path];
+      const earlier = seenCodes.get(product.productCode);
+      if (earlier !== undefined) {
         ctx.addIssue({
           code: 'custom',
-          path: ['plans', 'byDimension', dimension],
-          message: `dimension "${dimension}" is mapped to no plan`,
+          path: at('productCode'),
+          message: `product code "${product.productCode}" is already products[${earlier}]'s; each listing appears once`,
+        });
+      } else {
+        seenCodes.set(product.productCode, index);
+      }
+      for (const [dimension, plan] of Object.entries(product.plans.byDimension)) {
+        if (plan === undefined || plan === null) {
+          ctx.addIssue({
+            code: 'custom',
+            path: at('plans', 'byDimension', dimension),
+            message: `dimension "${dimension}" is mapped to no plan`,
+          });
+        }
+      }
+      if (Object.keys(product.plans.byDimension).length === 0) {
+        ctx.addIssue({
+          code: 'custom',
+          path: at('plans', 'byDimension'),
+          message: 'expected at least one Marketplace dimension mapped to a SaaSus plan',
         });
       }
-    }
-    if (Object.keys(config.plans.byDimension).length === 0) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['plans', 'byDimension'],
-        message: 'expected at least one Marketplace dimension mapped to a SaaSus plan',
+      if (product.pricingModel === 'subscription' && !product.plans.defaultPlanId) {
+        ctx.addIssue({
+          code: 'custom',
+          path: at('plans', 'defaultPlanId'),
+          message: 'subscription pricing needs a defaultPlanId for new subscribers',
+        });
+      }
+      if (product.pricingModel === 'contract' && product.meteringUnits.length > 0) {
+        ctx.addIssue({
+          code: 'custom',
+          path: at('meteringUnits'),
+          message: 'pure contract pricing is never metered; use contract-with-consumption to meter usage',
+        });
+      }
+      const dimensions = new Set<string>();
+      product.meteringUnits.forEach((unit, unitIndex) => {
+        if (dimensions.has(unit.dimension)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: at('meteringUnits', unitIndex, 'dimension'),
+            message: `dimension "${unit.dimension}" is metered by more than one SaaSus unit`,
+          });
+        }
+        dimensions.add(unit.dimension);
       });
-    }
-    if (config.marketplace.pricingModel === 'subscription' && !config.plans.defaultPlanId) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['plans', 'defaultPlanId'],
-        message: 'subscription pricing needs a defaultPlanId for new subscribers',
+    });
+    // A tenant may hold several products: one SaaSus count billed by two licenses would bill twice.
+    const unitOwners = new Map<string, string>();
+    config.products.forEach((product, index) => {
+      product.meteringUnits.forEach((unit, unitIndex) => {
+        const owner = unitOwners.get(unit.saasusUnit);
+        if (owner !== undefined && owner !== product.productCode) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['products', index, 'meteringUnits', unitIndex, 'saasusUnit'],
+            message: `SaaSus unit "${unit.saasusUnit}" is already metered by product "${owner}"; a tenant holding both would be billed twice`,
+          });
+        } else {
+          unitOwners.set(unit.saasusUnit, product.productCode);
+        }
       });
-    }
-    if (config.marketplace.pricingModel === 'contract' && config.metering.units.length > 0) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['metering', 'units'],
-        message: 'pure contract pricing is never metered; use contract-with-consumption to meter usage',
-      });
-    }
+    });
     const domain = config.customDomain;
     const certificateRegion = domain?.certificateArn.split(':')[3];
     if (domain && certificateRegion !== config.region) {
@@ -267,22 +356,13 @@ export const deploymentConfigSchema = z
         message: `${domain.domainName} is not in the hosted zone ${domain.hostedZone.name}`,
       });
     }
-    const dimensions = new Set<string>();
-    config.metering.units.forEach((unit, index) => {
-      if (dimensions.has(unit.dimension)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['metering', 'units', index, 'dimension'],
-          message: `dimension "${unit.dimension}" is metered by more than one SaaSus unit`,
-        });
-      }
-      dimensions.add(unit.dimension);
-    });
     if (config.idoperation) {
-      const knownPlans = new Set([
-        ...Object.values(config.plans.byDimension),
-        ...(config.plans.defaultPlanId ? [config.plans.defaultPlanId] : []),
-      ]);
+      const knownPlans = new Set(
+        config.products.flatMap((product) => [
+          ...Object.values(product.plans.byDimension),
+          ...(product.plans.defaultPlanId ? [product.plans.defaultPlanId] : []),
+        ]),
+      );
       for (const plan of Object.keys(config.idoperation.servicesByPlan)) {
         if (!knownPlans.has(plan)) {
           ctx.addIssue({
@@ -295,8 +375,22 @@ export const deploymentConfigSchema = z
     }
   });
 
-export type DeploymentConfig = z.output<typeof deploymentConfigSchema>;
-export type DeploymentConfigInput = z.input<typeof deploymentConfigSchema>;
+export const deploymentConfigSchema = z.preprocess(normaliseProducts, deploymentConfigObject);
+
+export type DeploymentConfig = z.output<typeof deploymentConfigObject>;
+/** The multi-product form; the single-product form is accepted too (see `normaliseProducts`). */
+export type DeploymentConfigInput = z.input<typeof deploymentConfigObject>;
+export type Product = DeploymentConfig['products'][number];
+type ProductInput = z.input<typeof productSchema>;
+/** Today's single-product form, which `normaliseProducts` turns into a one-element `products`. */
+export type SingleProductConfigInput = Omit<
+  DeploymentConfigInput,
+  'products' | 'marketplace' | 'metering'
+> & {
+  marketplace: Omit<ProductInput, 'plans' | 'meteringUnits'> & { apiRegion?: string };
+  plans: ProductInput['plans'];
+  metering?: NonNullable<DeploymentConfigInput['metering']> & { units?: ProductInput['meteringUnits'] };
+};
 export type MeteringUnit = z.output<typeof meteringUnitSchema>;
 
 export class ConfigError extends Error {
@@ -309,13 +403,21 @@ const misspelt = (unknown: string, missing: readonly string[]) => {
   return missing.find((key) => squash(key) === squash(unknown));
 };
 
+export interface DescribeOptions {
+  /** The path shown for an issue's path (e.g. the single-product form's own field names). */
+  shownPath?: (path: readonly PropertyKey[]) => readonly PropertyKey[];
+  /** Text before an issue's line, from its path as zod reports it (e.g. the product it is about). */
+  prefix?: (path: readonly PropertyKey[]) => string;
+}
+
 /**
  * Formats zod issues as one line per mistake: `plans.byDimension.pro: dimension "pro" is mapped to
  * no plan`. A missing field says `required`; a misspelt one is one line naming both spellings.
  */
-export const describeIssues = (error: z.ZodError): string => {
+export const describeIssues = (error: z.ZodError, options: DescribeOptions = {}): string => {
+  const { shownPath = (path) => path, prefix = () => '' } = options;
   const isMissing = (issue: z.core.$ZodIssue) => 'input' in issue && issue.input === undefined;
-  const pathOf = (path: readonly PropertyKey[]) => (path.length > 0 ? path.join('.') : '(root)');
+  const pathOf = (path: readonly PropertyKey[]) => (path.length > 0 ? shownPath(path).join('.') : '(root)');
   const missingByParent = new Map<string, string[]>();
   for (const issue of error.issues) {
     if (!isMissing(issue) || issue.path.length === 0) continue;
@@ -341,25 +443,61 @@ export const describeIssues = (error: z.ZodError): string => {
       if (issue.code === 'unrecognized_keys') {
         const unknown = issue.keys.filter((key) => !explainedKeys.has(joined(issue.path, key)));
         if (unknown.length === 0) return [];
-        const where = issue.path.length > 0 ? `${path}: ` : '';
+        const where = issue.path.length > 0 ? `${prefix(issue.path)}${path}: ` : '';
         return [
           `${where}unknown field(s) ${unknown.map((key) => `"${key}"`).join(', ')} (check the spelling)`,
         ];
       }
-      if (!isMissing(issue)) return [`${path}: ${issue.message}`];
+      const where = `${prefix(issue.path)}${path}`;
+      if (!isMissing(issue)) return [`${where}: ${issue.message}`];
       const found = misspellings.get(path);
       return [
-        found ? `${path}: required, found "${found}" instead (check the spelling)` : `${path}: required`,
+        found ? `${where}: required, found "${found}" instead (check the spelling)` : `${where}: required`,
       ];
     })
     .join('\n');
 };
 
-/** Parses a deployment config, throwing one readable ConfigError naming every bad field. */
+/**
+ * Parses a deployment config (either form), throwing one readable ConfigError naming every bad
+ * field and, for a product's field, the product.
+ */
 export const parseDeploymentConfig = (input: unknown, source = 'config'): DeploymentConfig => {
-  const result = deploymentConfigSchema.safeParse(input, { reportInput: true });
+  const normalised = normaliseProducts(input);
+  const result = deploymentConfigObject.safeParse(normalised, { reportInput: true });
   if (!result.success) {
-    throw new ConfigError(`Invalid ${source}:\n${describeIssues(result.error)}`);
+    const singleForm = isRecord(input) && !('products' in input);
+    const products = isRecord(normalised) && Array.isArray(normalised.products) ? normalised.products : [];
+    const productLabel = (path: readonly PropertyKey[]) => {
+      if (path[0] !== 'products' || typeof path[1] !== 'number') return '';
+      const code: unknown = isRecord(products[path[1]]) ? products[path[1]].productCode : undefined;
+      return typeof code === 'string' && code !== '' ? `product "${code}": ` : `product ${path[1] + 1}: `;
+    };
+    // The single-product form keeps its own field names; the list form names the product too.
+    const message = describeIssues(
+      result.error,
+      singleForm ? { shownPath: singleFormPath } : { prefix: productLabel },
+    );
+    throw new ConfigError(`Invalid ${source}:\n${message}`);
   }
   return result.data;
+};
+
+/** A product code this deployment does not serve (not in the config's `products`). */
+export class UnknownProductError extends Error {
+  override readonly name = 'UnknownProductError';
+  readonly retryable = false;
+  constructor(readonly productCode: string) {
+    super(`product code "${productCode}" is not one of this deployment's products`);
+  }
+}
+
+/**
+ * The configured product with this product code: the one way every consumer reads a product's
+ * settings. Throws UnknownProductError for a listing this deployment does not serve.
+ */
+export const productFor = (config: Pick<DeploymentConfig, 'products'>, productCode: string): Product => {
+  const product = config.products.find((candidate) => candidate.productCode === productCode);
+  if (!product) throw new UnknownProductError(productCode);
+  return product;
 };

@@ -1,6 +1,6 @@
 import type { MarketplaceEntitlementServiceClient } from '@aws-sdk/client-marketplace-entitlement-service';
-import type { DeploymentConfig } from './config.js';
-import { desiredEffects } from './license/effects.js';
+import { type DeploymentConfig, productFor } from './config.js';
+import { desiredEffects, effectConfigFor } from './license/effects.js';
 import { type EntitlementSnapshot, snapshotFromEntitlements } from './license/entitlements.js';
 import { initialRecord, parseLicenseRecord } from './license/record.js';
 import { entitlementFilterFor, getAllEntitlements } from './marketplace/entitlements.js';
@@ -26,7 +26,7 @@ export const createPlanResolver =
   async (license: LicenseItem): Promise<string | undefined> => {
     const record = license.lifecycle === undefined ? initialRecord() : parseLicenseRecord(license.lifecycle);
     let entitlements: EntitlementSnapshot | undefined;
-    if (config.marketplace.pricingModel !== 'subscription') {
+    if (productFor(config, license.productCode).pricingModel !== 'subscription') {
       const identity = buyerIdentityOf(
         {
           productCode: license.productCode,
@@ -37,11 +37,14 @@ export const createPlanResolver =
         license.identityMode,
       );
       const read = await getAllEntitlements(entitlementClient(), {
-        productCode: config.marketplace.productCode,
+        productCode: license.productCode,
         filter: entitlementFilterFor(identity),
       });
       entitlements = snapshotFromEntitlements(read, now().toISOString(), now());
     }
-    const effects = desiredEffects(record, { config, ...(entitlements ? { entitlements } : {}) });
+    const effects = desiredEffects(record, {
+      config: effectConfigFor(config, license.productCode),
+      ...(entitlements ? { entitlements } : {}),
+    });
     return effects.plan.kind === 'set' && effects.plan.planId ? effects.plan.planId : undefined;
   };

@@ -118,15 +118,15 @@ export class Events extends Construct {
       readsEntitlements: true,
     });
     new Rule(this, 'MarketplaceRule', {
-      description: 'AWS Marketplace agreement and license events of this listing',
+      description: "AWS Marketplace agreement and license events of this deployment's listings",
       eventPattern: {
         source: [marketplaceEventSource],
         detailType: [...marketplaceDetailTypes],
         detail: {
           // License events carry product.code; agreement events product.id or no product at all.
           $or: [
-            { product: { code: [config.marketplace.productCode] } },
-            { product: { id: [config.marketplace.productId] } },
+            { product: { code: config.products.map((product) => product.productCode) } },
+            { product: { id: config.products.map((product) => product.productId) } },
             { product: { id: [{ exists: false }], code: [{ exists: false }] } },
           ],
         },

@@ -112,7 +112,7 @@ export class Metering extends Construct {
     grantSecretRead(this, this.worker, 'SaasusSecret', config.saasus.secretName);
     const marketplaceActions = [
       'aws-marketplace:BatchMeterUsage',
-      ...(config.marketplace.pricingModel === 'contract-with-consumption'
+      ...(config.products.some((product) => product.pricingModel === 'contract-with-consumption')
         ? ['aws-marketplace:GetEntitlements']
         : []),
     ];

@@ -31,6 +31,8 @@ export { MarketplaceEmulatorError, MarketplaceFaults };
 
 export interface MarketplaceEmulatorOptions {
   readonly productCode: string;
+  /** The seller's other listings: the same endpoint meters their licenses too (one account, one quota). */
+  readonly otherProductCodes?: readonly string[];
   /** `license`: buyers are LicenseArn + CustomerAWSAccountId; `legacy`: CustomerIdentifier. */
   readonly identityMode: 'license' | 'legacy';
   /** The emulated clock (the sandbox runs a simulated one); default the real time. */
@@ -178,6 +180,7 @@ export const startMarketplaceEmulator = async (
       meteringOperations(
         {
           productCode: options.productCode,
+          ...(options.otherProductCodes ? { otherProductCodes: new Set(options.otherProductCodes) } : {}),
           identityMode: options.identityMode,
           now,
           meteringWindow: options.meteringWindowHours ?? 'sdk-model',

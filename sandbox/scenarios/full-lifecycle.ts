@@ -1,5 +1,6 @@
 import { BatchMeterUsageCommand, MarketplaceMeteringClient } from '@aws-sdk/client-marketplace-metering';
 import type { Jsonify } from 'type-fest';
+import { sandboxProduct } from '../listing.js';
 import { PRESET_BUYER_ACCOUNTS } from '../runner.js';
 import type { BrowserSession, Check, HtmlForm, PageResponse, Scenario } from '../scenario.js';
 import type { Snapshot } from '../web/snapshot.js';
@@ -55,12 +56,13 @@ export const fullLifecycle: Scenario = {
   configFile: 'config/example-contract-with-consumption.json',
   async run({ sandbox, step, fetch, browser: newBrowser }) {
     const { config } = sandbox;
-    const pricing = config.marketplace.pricingModel;
+    const product = sandboxProduct(config);
+    const pricing = product.pricingModel;
     const contract = pricing !== 'subscription';
-    const dimensions = Object.keys(config.plans.byDimension);
+    const dimensions = Object.keys(product.plans.byDimension);
     const [firstDimension = '', secondDimension = firstDimension] = dimensions;
-    const sumUnits = config.metering.units.filter((unit) => unit.aggregation === 'sum');
-    const gaugeUnits = config.metering.units.filter((unit) => unit.aggregation === 'gauge');
+    const sumUnits = product.meteringUnits.filter((unit) => unit.aggregation === 'sum');
+    const gaugeUnits = product.meteringUnits.filter((unit) => unit.aggregation === 'gauge');
     const account = PRESET_BUYER_ACCOUNTS[0];
     const registration = {
       tenantName: 'Lifecycle Labs',
@@ -143,9 +145,9 @@ export const fullLifecycle: Scenario = {
         .map((event) => event['detail-type']);
 
     await step('the story starts at twenty past an hour, on a metered listing', async (check) => {
-      if (pricing === 'contract' || config.metering.units.length === 0) {
+      if (pricing === 'contract' || product.meteringUnits.length === 0) {
         throw new Error(
-          `The story meters usage: run it with a metered listing (pricing model "${pricing}", ${config.metering.units.length} metering units); the default is config/example-contract-with-consumption.json`,
+          `The story meters usage: run it with a metered listing (pricing model "${pricing}", ${product.meteringUnits.length} metering units); the default is config/example-contract-with-consumption.json`,
         );
       }
       check(dimensions.length >= 2, 'the listing has two plans to amend between', dimensions);
@@ -277,7 +279,7 @@ export const fullLifecycle: Scenario = {
       const data = await state();
       const tenant = data.saasus.tenants.find((candidate) => candidate.name === registration.tenantName);
       tenantId = tenant?.id ?? '';
-      const plan = contract ? config.plans.byDimension[firstDimension] : config.plans.defaultPlanId;
+      const plan = contract ? product.plans.byDimension[firstDimension] : product.plans.defaultPlanId;
       check(tenant !== undefined, `SaaSus has the tenant "${registration.tenantName}"`, data.saasus.tenants);
       check.equal(tenant?.plan_id, plan, `on the ${contract ? firstDimension : 'default'} plan`);
       check(
@@ -394,7 +396,7 @@ export const fullLifecycle: Scenario = {
         );
         check.equal(
           tenant?.plan_id,
-          config.plans.byDimension[secondDimension],
+          product.plans.byDimension[secondDimension],
           `the SaaSus tenant is on the ${secondDimension} plan`,
         );
         check(
@@ -405,7 +407,7 @@ export const fullLifecycle: Scenario = {
       } else {
         check.equal(
           tenant?.plan_id,
-          config.plans.defaultPlanId,
+          product.plans.defaultPlanId,
           'a subscription has no entitlements: the tenant keeps the default plan',
         );
       }
@@ -465,8 +467,8 @@ export const fullLifecycle: Scenario = {
       const tenant = data.saasus.tenants.find((candidate) => candidate.id === tenantId);
       check.equal(
         tenant?.plan_id,
-        config.plans.revokedPlanId,
-        config.plans.revokedPlanId ? 'the tenant is on the revoked plan' : 'the tenant has no plan',
+        product.plans.revokedPlanId,
+        product.plans.revokedPlanId ? 'the tenant is on the revoked plan' : 'the tenant has no plan',
       );
       check.equal(
         (tenant?.users ?? []).some((user) => user.email === registration.adminEmail),
@@ -501,7 +503,7 @@ export const fullLifecycle: Scenario = {
         maxAttempts: 1,
       });
       try {
-        const [unit] = config.metering.units;
+        const [unit] = product.meteringUnits;
         const output = await client.send(
           new BatchMeterUsageCommand({
             UsageRecords: [

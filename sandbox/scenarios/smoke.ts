@@ -8,6 +8,7 @@ import { MarketplaceMeteringClient, ResolveCustomerCommand } from '@aws-sdk/clie
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { tableDefinitions } from '#shared/tables';
+import { sandboxProduct } from '../listing.js';
 import { SANDBOX_IDOPERATION_AUTHORIZATION } from '../runner.js';
 import type { Scenario } from '../scenario.js';
 
@@ -93,7 +94,7 @@ export const smoke: Scenario = {
         envs,
       );
       const plans = await sandbox.saasus().listPricingPlans();
-      for (const planId of Object.values(sandbox.config.plans.byDimension)) {
+      for (const planId of Object.values(sandboxProduct(sandbox.config).plans.byDimension)) {
         check(
           plans.some((plan) => plan.id === planId),
           `plan ${planId} exists`,
@@ -120,7 +121,7 @@ export const smoke: Scenario = {
       });
       const listed = await entitlements.send(
         new GetEntitlementsCommand({
-          ProductCode: sandbox.config.marketplace.productCode,
+          ProductCode: sandboxProduct(sandbox.config).productCode,
           Filter: { LICENSE_ARN: [license.licenseArn] },
         }),
       );

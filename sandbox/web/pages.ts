@@ -1,3 +1,5 @@
+import type { Product } from '#shared/config';
+import { sandboxProduct } from '../listing.js';
 import { legacySnsActions, type MarketplaceEventKind, marketplaceEventKinds } from '../marketplace-events.js';
 import type { Sandbox } from '../runner.js';
 import { actionForm, badge, type Html, hidden, html, json, raw, select, short, table, time } from './html.js';
@@ -15,7 +17,7 @@ const statusTone = (status: unknown) =>
         : 'info';
 
 const planOptions = (sandbox: Sandbox) =>
-  Object.entries(sandbox.config.plans.byDimension).map(([dimension, planId]) => ({
+  Object.entries(sandboxProduct(sandbox.config).plans.byDimension).map(([dimension, planId]) => ({
     value: dimension,
     label: `${dimension} (SaaSus plan …${planId.slice(-6)})`,
   }));
@@ -41,7 +43,7 @@ const eventLabel = (kind: MarketplaceEventKind) =>
   marketplaceEventKinds.find((candidate) => candidate.kind === kind)?.label ?? kind;
 
 /** A plan by the name the config gives it (its dimension), or undefined for an unknown plan id. */
-const planLabel = (plans: Sandbox['config']['plans'], planId: unknown): string | undefined => {
+const planLabel = (plans: Product['plans'], planId: unknown): string | undefined => {
   const dimension = Object.entries(plans.byDimension).find(([, id]) => id === planId)?.[0];
   if (dimension) return dimension;
   if (planId === plans.revokedPlanId) return 'revoked plan';
@@ -63,7 +65,7 @@ const licenseName = (data: Snapshot, licenseArn: unknown): Html => {
 
 /** Subscriptions carry no entitlement, so there is no plan to pick: say which plan the buyer gets. */
 const subscriptionPlanNote = (sandbox: Sandbox): Html => {
-  const { plans } = sandbox.config;
+  const { plans } = sandboxProduct(sandbox.config);
   const name = planLabel(plans, plans.defaultPlanId) ?? short(plans.defaultPlanId, 8);
   return html`<p class="note" data-plan-note>Plan: no choice here. A subscription listing grants no entitlement,
 so every new subscriber gets the default plan (<strong>${name}</strong>). Change it afterwards under
@@ -82,13 +84,13 @@ export const buyerPage = (sandbox: Sandbox, data: Snapshot, presetAccounts: read
 <p class="note">Pick a buyer and a plan. The Marketplace emulator creates a license for that AWS account and a
 registration token; your browser then POSTs <code>x-amzn-marketplace-token</code> to the local fulfillment URL
 ${sandbox.fulfillmentUrl ? html`<code>${sandbox.fulfillmentUrl}</code>` : ''} exactly as AWS Marketplace would, and lands on the registration page.
-Pricing model: <strong>${config.marketplace.pricingModel}</strong> (${config.marketplace.pricingModel === 'subscription' ? 'no entitlements; new subscribers get the default plan' : 'the plan is granted as an entitlement'}).</p>
+Pricing model: <strong>${sandboxProduct(config).pricingModel}</strong> (${sandboxProduct(config).pricingModel === 'subscription' ? 'no entitlements; new subscribers get the default plan' : 'the plan is granted as an entitlement'}).</p>
 ${
   sandbox.fulfillmentUrl
     ? html`<form method="post" action="/actions/subscribe" class="stack">
 ${select('account', accounts, presetAccounts[0], 'Buyer AWS account')}
 ${
-  config.marketplace.pricingModel === 'subscription'
+  sandboxProduct(config).pricingModel === 'subscription'
     ? subscriptionPlanNote(sandbox)
     : select('dimension', planOptions(sandbox), undefined, 'Dimension / plan')
 }
@@ -155,8 +157,9 @@ ${table(
             disabledBecause,
           );
         const otherDimension =
-          Object.keys(config.plans.byDimension).find((dimension) => dimension !== row.dimension) ??
-          row.dimension;
+          Object.keys(sandboxProduct(config).plans.byDimension).find(
+            (dimension) => dimension !== row.dimension,
+          ) ?? row.dimension;
         return [
           html`<div>`,
           emit('agreement-created', [], '', ended),
@@ -168,7 +171,7 @@ ${table(
               hidden('licenseArn', row.licenseArn),
               hidden('kind', 'agreement-amended'),
               hidden('licenseUpdated', '1'),
-              config.marketplace.pricingModel === 'subscription'
+              sandboxProduct(config).pricingModel === 'subscription'
                 ? raw('')
                 : select('dimension', planOptions(sandbox), otherDimension),
             ],
@@ -237,15 +240,16 @@ ${table(
       label: `${String(user.email ?? user.id)} in ${String(tenant.name)}`,
     })),
   );
+  const { plans } = sandboxProduct(config);
   const planChoices = [
-    ...Object.entries(config.plans.byDimension).map(([dimension, planId]) => ({
+    ...Object.entries(plans.byDimension).map(([dimension, planId]) => ({
       value: planId,
       label: `${dimension} plan`,
     })),
-    ...(config.plans.revokedPlanId ? [{ value: config.plans.revokedPlanId, label: 'revoked plan' }] : []),
+    ...(plans.revokedPlanId ? [{ value: plans.revokedPlanId, label: 'revoked plan' }] : []),
     { value: '', label: 'no plan (remove)' },
   ];
-  const units = config.metering.units.map((unit) => ({
+  const units = sandboxProduct(config).meteringUnits.map((unit) => ({
     value: unit.saasusUnit,
     label: `${unit.saasusUnit} (${unit.aggregation})`,
   }));
@@ -316,7 +320,7 @@ export interface DashboardFilter {
 
 export const dashboardBody = (sandbox: Sandbox, data: Snapshot, filter: DashboardFilter = {}): Html => {
   const back = '/dashboard';
-  const { plans } = sandbox.config;
+  const { plans } = sandboxProduct(sandbox.config);
   const planName = (planId: unknown): Html => {
     if (!planId) return html`<span class="empty">no plan</span>`;
     const label = planLabel(plans, planId);
@@ -376,6 +380,7 @@ ${table(
   data.licenses,
   [
     { label: 'License', cell: (row) => short(row.licenseKey, 14) },
+    { label: 'Product', cell: (row) => String(row.productCode ?? '—') },
     { label: 'Account', cell: (row) => row.customerAwsAccountId ?? '—' },
     { label: 'Status', cell: (row) => badge(String(row.status ?? '?'), statusTone(row.status)) },
     {
@@ -469,6 +474,7 @@ ${table(
   data.meteringLedger,
   [
     { label: 'License', cell: (row) => licenseName(data, row.licenseKey) },
+    { label: 'Product', cell: (row) => String(row.productCode ?? '—') },
     { label: 'Dimension', cell: (row) => String(row.dimension ?? '') },
     { label: 'Hour', cell: (row) => time(row.usageHour) },
     { label: 'Quantity', cell: (row) => row.quantity ?? '—' },

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { serveHttpApi } from '../http-api.js';
+import { sandboxProduct } from '../listing.js';
 import {
   type LegacySnsAction,
   legacySnsActions,
@@ -95,7 +96,7 @@ ${freeTrial ? html`<input type="hidden" name="x-amzn-marketplace-offer-type" val
       const account =
         form.get('account') === 'new' || !form.get('account') ? randomAccount() : String(form.get('account'));
       const dimension = String(
-        form.get('dimension') ?? Object.keys(sandbox.config.plans.byDimension)[0] ?? '',
+        form.get('dimension') ?? Object.keys(sandboxProduct(sandbox.config).plans.byDimension)[0] ?? '',
       );
       const { token } = sandbox.subscribe({
         customerAwsAccountId: account,

@@ -1,4 +1,5 @@
 import { isQuotaItem } from '#shared/tables';
+import { sandboxProduct } from '../listing.js';
 import type { Sandbox } from '../runner.js';
 
 /** Everything the dashboard shows, read from the local services (also served as JSON at /api/state). */
@@ -43,7 +44,7 @@ export const snapshot = async (sandbox: Sandbox) => {
         tenantName: tenants.find((tenant) => tenant.id === record.tenant_id)?.name ?? record.tenant_id,
         at: new Date(record.timestamp * 1000).toISOString(),
       })),
-      plans: sandbox.config.plans,
+      plans: sandboxProduct(sandbox.config).plans,
     },
     idoperationUsers: emulators.idoperation?.users() ?? [],
     meteringLedger: meteringLedger.sort(

@@ -3,6 +3,7 @@ import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Sandbox, startSandbox } from '#sandbox/index';
 import { launchChromium } from '../support/chromium.js';
+import { onlyProduct } from '../support/config.js';
 
 /**
  * The sandbox's buyer simulator and dashboard in a real browser (Debian Chromium driven by
@@ -132,9 +133,20 @@ describe('the sandbox in Chromium', () => {
       expect.arrayContaining([['api_calls', '2026-11-22 09:00:00', '120']]),
     );
     const ledger = await rows(metering.locator('table').first());
+    // Each ledger record shows the product whose license it bills.
     expect(
-      ledger.map(([, dimension, hour, quantity, status]) => [dimension, hour, quantity, status]),
-    ).toEqual(expect.arrayContaining([['api_calls', '2026-11-22 09:00:00', '120', 'accepted']]));
+      ledger.map(([, product, dimension, hour, quantity, status]) => [
+        product,
+        dimension,
+        hour,
+        quantity,
+        status,
+      ]),
+    ).toEqual(
+      expect.arrayContaining([
+        [onlyProduct(sandbox.config).productCode, 'api_calls', '2026-11-22 09:00:00', '120', 'accepted'],
+      ]),
+    );
     await shot('5-dashboard-billed');
 
     // 4. End the agreement, then AWS deprovisions the license.
@@ -169,7 +181,7 @@ describe('the sandbox in Chromium', () => {
 
     const data = await state();
     const tenant = data.saasus.tenants.find((candidate) => candidate.name === 'Walkthrough Ltd');
-    expect(tenant?.plan_id).toBe(config.plans.revokedPlanId);
+    expect(tenant?.plan_id).toBe(onlyProduct(config).plans.revokedPlanId);
   }, 120_000);
 
   for (const [locale, lang, texts] of [

@@ -5,6 +5,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LICENSE_ATTRIBUTE } from '#shared/signup/provisioning';
 import { launchChromium } from '../support/chromium.js';
+import { onlyProduct } from '../support/config.js';
 import {
   type HttpResult,
   type SignUpHarness,
@@ -148,7 +149,7 @@ describe('signing up in Chromium', () => {
     expect(tenant).toMatchObject({
       name: form.tenantName,
       attributes: { [LICENSE_ATTRIBUTE]: buyer.licenseKey },
-      plan_id: h.config.plans.defaultPlanId,
+      plan_id: onlyProduct(h.config).plans.defaultPlanId,
     });
     const members = h.saasus.state.tenantUsers(String(tenant?.id));
     expect(members.map((member) => member.email)).toEqual([form.adminEmail]);

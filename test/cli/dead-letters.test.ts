@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commands } from '#cli/commands/index';
+import { onlyProduct } from '../support/config.js';
 import { type CliWorld, startCliWorld } from './support.js';
 
 /** The tool against the sandbox: help, exit codes, status, and the dead-letter queues end to end. */
@@ -101,7 +102,7 @@ describe('dead letters', () => {
       resources: [],
       detail: {
         license: { arn: licenseArn },
-        product: { code: sandbox.config.marketplace.productCode },
+        product: { code: onlyProduct(sandbox.config).productCode },
       },
     };
     const failureRecord = sandbox.sqs.send(queueOf('MarketplaceEvents').logicalId, {

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CheckResult } from '#cli/commands/doctor';
 import { SANDBOX_SAASUS_CREDENTIALS } from '#sandbox/runner';
 import type { DeploymentConfig } from '#shared/config';
+import { onlyProduct } from '../support/config.js';
 import { type CliWorld, startCliWorld } from './support.js';
 
 /** doctor against the sandbox: all green, then each kind of failure with its fix. */
@@ -97,13 +98,15 @@ describe('doctor', () => {
     const { failed } = await doctor((config) => ({
       ...config,
       saasus: { ...config.saasus, envId: 99 },
-      plans: { ...config.plans, revokedPlanId: 'no-such-plan' },
-      metering: {
-        ...config.metering,
-        units: config.metering.units.map((unit, index) =>
-          index === 0 ? { ...unit, saasusUnit: 'no_such_unit' } : unit,
-        ),
-      },
+      products: [
+        {
+          ...onlyProduct(config),
+          plans: { ...onlyProduct(config).plans, revokedPlanId: 'no-such-plan' },
+          meteringUnits: onlyProduct(config).meteringUnits.map((unit, index) =>
+            index === 0 ? { ...unit, saasusUnit: 'no_such_unit' } : unit,
+          ),
+        },
+      ],
     }));
     expect(failed.map((check) => check.check)).toEqual([
       'SaaSus env',
@@ -119,26 +122,26 @@ describe('doctor', () => {
   it('a product id that is not the listing, another product code, a dimension the listing lacks', async () => {
     const missing = await doctor((config) => ({
       ...config,
-      marketplace: { ...config.marketplace, productId: 'prod-unknown1' },
+      products: [{ ...onlyProduct(config), productId: 'prod-unknown1' }],
     }));
     expect(missing.failed).toHaveLength(1);
     expect(missing.failed[0]?.fix).toContain('marketplace.productId');
 
     const otherCode = await doctor((config) => ({
       ...config,
-      marketplace: { ...config.marketplace, productCode: 'othercode1' },
+      products: [{ ...onlyProduct(config), productCode: 'othercode1' }],
     }));
     expect(otherCode.failed.map((check) => check.check)).toEqual(['listing product code']);
     expect(otherCode.failed[0]?.detail).toContain('the config says othercode1');
 
-    const listing = world.controlPlane.state.entities.get(world.profile.config.marketplace.productId);
+    const listing = world.controlPlane.state.entities.get(onlyProduct(world.profile.config).productId);
     if (!listing) throw new Error('no listing in the stand-in');
     const dimensions = listing.details.Dimensions as { Key: string }[];
-    world.controlPlane.state.entities.set(world.profile.config.marketplace.productId, {
+    world.controlPlane.state.entities.set(onlyProduct(world.profile.config).productId, {
       ...listing,
       // The other plausible place of the product code: the top of the details.
       details: {
-        ProductCode: world.profile.config.marketplace.productCode,
+        ProductCode: onlyProduct(world.profile.config).productCode,
         Dimensions: dimensions.filter((dimension) => dimension.Key !== 'pro'),
       },
     });
@@ -148,7 +151,7 @@ describe('doctor', () => {
       expect(lacking.failed[0]?.detail).toContain('not on the listing: pro');
       expect(lacking.failed[0]?.fix).toContain('add the dimension to the listing');
     } finally {
-      world.controlPlane.state.entities.set(world.profile.config.marketplace.productId, listing);
+      world.controlPlane.state.entities.set(onlyProduct(world.profile.config).productId, listing);
     }
   });
 

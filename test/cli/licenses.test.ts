@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { onlyProduct } from '../support/config.js';
 import { type CliWorld, registerBuyer, startCliWorld } from './support.js';
 
 /** status, license and dry-run against the sandbox, with a buyer who subscribed and registered. */
@@ -27,7 +28,7 @@ describe('status', () => {
     expect(result.code).toBe(0);
     const report = result.json<{ licenses: unknown[]; metering: { lagSeconds: number } }>();
     expect(report.licenses).toEqual([
-      { productCode: world.sandbox.config.marketplace.productCode, status: 'active', count: 1 },
+      { productCode: onlyProduct(world.sandbox.config).productCode, status: 'active', count: 1 },
     ]);
     expect(report.metering.lagSeconds).toBe(0);
     const human = await world.run('status');
@@ -48,7 +49,7 @@ describe('license', () => {
     expect(report.license).toMatchObject({ status: 'active', tenantId });
     expect(report.tenant).toMatchObject({
       name: 'Operator Labs',
-      planId: world.sandbox.config.plans.defaultPlanId,
+      planId: onlyProduct(world.sandbox.config).plans.defaultPlanId,
     });
     expect(report.recentEvents.length).toBeGreaterThan(0);
     const human = await world.run('license', licenseArn);

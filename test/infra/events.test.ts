@@ -6,7 +6,7 @@ import { ASYNC_RETRY_ATTEMPTS, marketplaceDetailTypes } from '#lib/constructs/ev
 import { MarketplaceBridgeStack } from '#lib/marketplace-bridge-stack';
 import { matchesEventPattern } from '#sandbox/event-pattern';
 import { ConfigError, parseDeploymentConfig } from '#shared/config';
-import { cdkJsonContext, exampleConfigInput } from '../support/config.js';
+import { cdkJsonContext, exampleConfigInput, onlyProduct } from '../support/config.js';
 import type { ConfigInput } from '../support/events-harness.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: CloudFormation properties are untyped JSON, read path by path
@@ -73,6 +73,67 @@ const alarmOn = (resources: Record<string, Resource>, queueId: string) =>
       ),
   )?.[1];
 
+describe('several products in one stack', () => {
+  const ADDON_CODE = 'addon0product0code';
+  const ADDON_ID = 'prod-addon0000001';
+  const asTwoProducts = (input: ConfigInput) => {
+    const raw = input as unknown as Record<string, Record<string, unknown>>;
+    const { apiRegion, ...listing } = raw.marketplace as Record<string, unknown>;
+    const { units, ...sharedMetering } = raw.metering as Record<string, unknown>;
+    const plans = raw.plans;
+    delete raw.plans;
+    Object.assign(raw, {
+      marketplace: { apiRegion },
+      metering: sharedMetering,
+      products: [
+        { ...listing, plans, meteringUnits: units },
+        {
+          productCode: ADDON_CODE,
+          productId: ADDON_ID,
+          pricingModel: 'contract-with-consumption',
+          plans: { byDimension: { seats: 'addon-plan' } },
+          meteringUnits: [{ saasusUnit: 'reports', dimension: 'reports', aggregation: 'sum' }],
+        },
+      ],
+    });
+  };
+  const one = synthesize();
+  const two = synthesize(asTwoProducts);
+  const countByType = (resources: Record<string, Resource>) => {
+    const counts: Record<string, number> = {};
+    for (const resource of Object.values(resources)) counts[resource.Type] = (counts[resource.Type] ?? 0) + 1;
+    return counts;
+  };
+
+  it('adds no resource for a second product: one fulfillment API, one fan-out, one worker pool and limiter, one rule set', () => {
+    expect(countByType(two.resources)).toEqual(countByType(one.resources));
+  });
+
+  it("has one Marketplace rule that lets through either product's events and nobody else's", () => {
+    const rules = ofType(two.resources, 'AWS::Events::Rule').filter(
+      ([, candidate]) => candidate.Properties.EventPattern?.source?.[0] === 'aws.agreement-marketplace',
+    );
+    expect(rules).toHaveLength(1);
+    const pattern = rules[0]?.[1].Properties.EventPattern;
+    const event = (detail: Record<string, unknown>) => ({
+      version: '0',
+      id: 'e-1',
+      'detail-type': 'License Updated - Manufacturer',
+      source: 'aws.agreement-marketplace',
+      account: '000000000000',
+      time: '2026-07-01T10:00:00Z',
+      region: 'us-east-1',
+      resources: [],
+      detail,
+    });
+    const first = two.config.products[0];
+    expect(matchesEventPattern(pattern, event({ product: { code: first?.productCode } }))).toBe(true);
+    expect(matchesEventPattern(pattern, event({ product: { code: ADDON_CODE } }))).toBe(true);
+    expect(matchesEventPattern(pattern, event({ product: { id: ADDON_ID } }))).toBe(true);
+    expect(matchesEventPattern(pattern, event({ product: { code: 'someoneelse' } }))).toBe(false);
+  });
+});
+
 describe('the Marketplace event rule', () => {
   const { template, resources, config } = synthesize();
   const [, rule] =
@@ -108,7 +169,7 @@ describe('the Marketplace event rule', () => {
   });
 
   it("lets through this listing's events and agreement events without a product, nothing else", () => {
-    const { productCode, productId } = config.marketplace;
+    const { productCode, productId } = onlyProduct(config);
     const accepted = [
       event('License Updated - Manufacturer', { product: { code: productCode, id: productId } }),
       event('License Deprovisioned - Manufacturer', { product: { code: productCode } }),

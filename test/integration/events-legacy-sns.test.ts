@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AwsJsonError } from '#sandbox/emulators/http';
 import type { QueuedMessage } from '#sandbox/sqs';
+import { onlyProduct } from '../support/config.js';
 import {
   type EventsHarness,
   minute,
@@ -48,7 +49,7 @@ const notification = (
   snsRecord({
     action,
     customerIdentifier: license.customerIdentifier,
-    productCode: h.config.marketplace.productCode,
+    productCode: onlyProduct(h.config).productCode,
     time,
     ...(messageId ? { messageId } : {}),
     ...(action.startsWith('subscribe')
@@ -95,8 +96,8 @@ describe('a batch', () => {
 
     // Nothing is left to SQS redelivery: the two poison records are in the dead-letter queue.
     expect(response.batchItemFailures).toEqual([]);
-    expect(h.tenantPlan(subscribed.tenantId)).toBe(h.config.plans.byDimension.basic);
-    expect(h.tenantPlan(updated.tenantId)).toBe(h.config.plans.byDimension.pro);
+    expect(h.tenantPlan(subscribed.tenantId)).toBe(onlyProduct(h.config).plans.byDimension.basic);
+    expect(h.tenantPlan(updated.tenantId)).toBe(onlyProduct(h.config).plans.byDimension.pro);
     expect((await h.license(subscribed.licenseKey)).status).toBe('active');
     const deadLettered = h.deadLetters().slice(before);
     expect(deadLettered.map((message) => message.body)).toEqual([malformed.body, unknownAction.body]);
@@ -143,10 +144,10 @@ describe('a batch', () => {
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
     expect(h.saasus.faults.pending()).toBe(0);
     expect(h.deadLetters()).toHaveLength(before);
-    expect(h.tenantPlan(other.tenantId)).toBe(h.config.plans.byDimension.basic);
+    expect(h.tenantPlan(other.tenantId)).toBe(onlyProduct(h.config).plans.byDimension.basic);
     // The redelivery succeeds.
     expect((await h.deliverBatch([record])).batchItemFailures).toEqual([]);
-    expect(h.tenantPlan(license.tenantId)).toBe(h.config.plans.byDimension.pro);
+    expect(h.tenantPlan(license.tenantId)).toBe(onlyProduct(h.config).plans.byDimension.pro);
   });
 
   it('reports a poison record as a batch item failure when the dead-letter queue does not take it', async () => {
@@ -165,7 +166,7 @@ describe('a batch', () => {
       expect(refuse).toHaveBeenCalled();
       expect(response.batchItemFailures).toEqual([{ itemIdentifier: malformed.messageId }]);
       expect(h.deadLetters()).toHaveLength(before);
-      expect(h.tenantPlan(license.tenantId)).toBe(h.config.plans.byDimension.basic);
+      expect(h.tenantPlan(license.tenantId)).toBe(onlyProduct(h.config).plans.byDimension.basic);
       expect(
         h.logs.some(
           (line) =>
@@ -202,7 +203,7 @@ describe('a batch', () => {
     expect(h.marketplace.calls('GetEntitlements').at(-1)?.input.Filter).toEqual({
       CUSTOMER_IDENTIFIER: [license.customerIdentifier],
     });
-    expect(h.tenantPlan(license.tenantId)).toBe(h.config.plans.byDimension.pro);
+    expect(h.tenantPlan(license.tenantId)).toBe(onlyProduct(h.config).plans.byDimension.pro);
     expect(detailTypes(license)).toEqual(['License Activated', 'Entitlements Changed']);
   });
 });
@@ -226,7 +227,7 @@ describe('the subscription lifecycle', () => {
     await h.deliverBatch([notification(license, 'subscribe-success', minute(20))]);
 
     expect((await h.license(license.licenseKey)).status).toBe('active');
-    expect(h.tenantPlan(license.tenantId)).toBe(h.config.plans.byDimension.pro);
+    expect(h.tenantPlan(license.tenantId)).toBe(onlyProduct(h.config).plans.byDimension.pro);
     expect(h.directoryUser(license.directoryUserId)?.is_disabled).toBe(0);
     expect(detailTypes(license)).toEqual(['License Activated', 'License Ending', 'License Reinstated']);
   });

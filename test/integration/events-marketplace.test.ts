@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publishedLicenseArnOf } from '#sandbox/marketplace-events';
+import { onlyProduct } from '../support/config.js';
 import {
   agreementDetail,
   type EventsHarness,
@@ -29,7 +30,7 @@ afterAll(async () => {
   await h?.close();
 });
 
-const plans = () => h.config.plans.byDimension as Record<'basic' | 'pro', string>;
+const plans = () => onlyProduct(h.config).plans.byDimension as Record<'basic' | 'pro', string>;
 
 const licenseUpdated = (license: ProvisionedLicense, time: string, agreementId?: string, id?: string) =>
   marketplaceEvent({
@@ -466,7 +467,7 @@ describe('failures', () => {
       'ignored',
     ]);
     expect((results[1]?.result as { reason?: string } | undefined)?.reason).toMatch(
-      /product code someoneelse/,
+      /product someoneelse, not one of this deployment's listings/,
     );
     expect((await h.license(license.licenseKey)).lifecycle).toBeUndefined();
   });

@@ -12,6 +12,7 @@ import {
 import type { LicenseRecord } from '#shared/license/record';
 import type { LicenseSignal } from '#shared/license/signal';
 import { createRuntime, runtimeEnvSchema } from '#shared/runtime';
+import { onlyProduct } from '../support/config.js';
 import {
   agreementDetail,
   type EventsHarness,
@@ -151,7 +152,7 @@ describe('the final flush hook', () => {
   it('is never called for a pure contract listing, which publishes License Ending as a transition', async () => {
     const contract = {
       ...deps.config,
-      marketplace: { ...deps.config.marketplace, pricingModel: 'contract' as const },
+      products: deps.config.products.map((product) => ({ ...product, pricingModel: 'contract' as const })),
     };
     const { processor, calls } = withFlushHook(contract);
     const license = await h.provisionLicense({ entitlements: ['pro'] });
@@ -191,7 +192,7 @@ describe('concurrency and order', () => {
     expect(h.domainEvents(license.licenseKey).map((event) => event.detailType)).toEqual([
       'License Activated',
     ]);
-    expect(h.tenantPlan(license.tenantId)).toBe(h.config.plans.byDimension.pro);
+    expect(h.tenantPlan(license.tenantId)).toBe(onlyProduct(h.config).plans.byDimension.pro);
   });
 
   it('keeps the newer entitlement snapshot when an older License Updated is processed last', async () => {
@@ -206,6 +207,6 @@ describe('concurrency and order', () => {
       observedAt: minute(10),
       dimensions: ['pro'],
     });
-    expect(h.tenantPlan(license.tenantId)).toBe(h.config.plans.byDimension.pro);
+    expect(h.tenantPlan(license.tenantId)).toBe(onlyProduct(h.config).plans.byDimension.pro);
   });
 });

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { onlyProduct } from '../support/config.js';
 import {
   agreementDetail,
   type EventsHarness,
@@ -90,7 +91,7 @@ describe('revocation with removal', () => {
 
     expect(renewed.errors).toEqual([]);
     expect((await h.license(license.licenseKey)).status).toBe('active');
-    expect(h.tenantPlan(license.tenantId)).toBe(h.config.plans.defaultPlanId);
+    expect(h.tenantPlan(license.tenantId)).toBe(onlyProduct(h.config).plans.defaultPlanId);
     expect(h.tenantUserIds(license.tenantId)).toEqual([license.adminUserId, colleague].sort());
     expect(h.tenantUserRoles(license.tenantId, license.adminUserId)).toEqual(adminRoles);
     expect(h.tenantUserRoles(license.tenantId, colleague)).toEqual(['member']);
@@ -160,7 +161,7 @@ describe('revocation with removal', () => {
 
 describe('revocation of a license linked to a tenant that existed before it', () => {
   it('gives the tenant back its previous plan and keeps its own members', async () => {
-    const previousPlanId = String(h.config.plans.byDimension.pro);
+    const previousPlanId = String(onlyProduct(h.config).plans.byDimension.pro);
     const suffix = randomUUID().slice(0, 8);
     const ownerEmail = `owner-${suffix}@existing.example`;
     const memberEmail = `member-${suffix}@existing.example`;
@@ -186,7 +187,7 @@ describe('revocation of a license linked to a tenant that existed before it', ()
       identityMode: 'license',
       licenseArn,
       customerAwsAccountId: account,
-      productCode: h.config.marketplace.productCode,
+      productCode: onlyProduct(h.config).productCode,
     });
     await h.store.setAttributes(licenseArn, { tenantId });
     await h.store.recordProvisioningStep(licenseArn, 'tenant', { tenantId, linked: true, previousPlanId });
@@ -204,7 +205,7 @@ describe('revocation of a license linked to a tenant that existed before it', ()
         )
       ).errors,
     ).toEqual([]);
-    expect(h.tenantPlan(tenantId)).toBe(h.config.plans.defaultPlanId);
+    expect(h.tenantPlan(tenantId)).toBe(onlyProduct(h.config).plans.defaultPlanId);
     h.takePartnerEvents();
 
     const ended = await h.deliver(

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { onlyProduct } from '../support/config.js';
 import {
   type EventsHarness,
   licenseDetail,
@@ -49,8 +50,8 @@ describe('plan drift with onPlanDrift = alert', () => {
       }),
     );
     expect(activation.errors).toEqual([]);
-    const basic = h.config.plans.byDimension.basic as string;
-    const pro = h.config.plans.byDimension.pro as string;
+    const basic = onlyProduct(h.config).plans.byDimension.basic as string;
+    const pro = onlyProduct(h.config).plans.byDimension.pro as string;
     expect(h.tenantPlan(license.tenantId)).toBe(basic);
     h.takePartnerEvents();
 

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { SaasusPartnerEvent } from '#sandbox/emulators/saasus';
+import { onlyProduct } from '../support/config.js';
 import {
   type EventsHarness,
   licenseDetail,
@@ -32,8 +33,8 @@ afterAll(async () => {
   await h?.close();
 });
 
-const basic = () => h.config.plans.byDimension.basic as string;
-const pro = () => h.config.plans.byDimension.pro as string;
+const basic = () => onlyProduct(h.config).plans.byDimension.basic as string;
+const pro = () => onlyProduct(h.config).plans.byDimension.pro as string;
 
 /** A provisioned license made active by a License Updated event (subscription: the default plan). */
 const activeLicense = async (): Promise<ProvisionedLicense> => {

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type MeteringMessage, parseMeteringMessage, runFanout, sqsEnqueue } from '#shared/metering/fanout';
 import { type CrashPoint, InjectedCrash, meterLicenses } from '#shared/metering/pipeline';
 import { backfillMeterableIndex, meterableLicenses, meteringAttributes } from '#shared/metering/store';
+import { onlyProduct } from '../support/config.js';
 import { at, type Harness, startHarness, startQueue } from './metering-harness.js';
 
 const t = (time: string) => at(`2026-11-22T${time}:00.000Z`);
@@ -139,7 +140,7 @@ describe('hourly fan-out', () => {
       identityMode: 'license',
       licenseArn: pending,
       customerAwsAccountId: '123456789012',
-      productCode: h.config.marketplace.productCode,
+      productCode: onlyProduct(h.config).productCode,
     });
     const before = await keysInIndex();
     expect(before).toEqual(expect.arrayContaining([active.licenseKey, ending.licenseKey]));

@@ -3,8 +3,8 @@ import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { awsJsonHandler, startServer } from '#sandbox/emulators/http';
 import { type MarketplaceEmulator, startMarketplaceEmulator } from '#sandbox/emulators/marketplace';
 import { type SaasusEmulator, startSaasusEmulator } from '#sandbox/emulators/saasus';
-import type { DeploymentConfig, DeploymentConfigInput } from '#shared/config';
-import { parseDeploymentConfig } from '#shared/config';
+import type { DeploymentConfig, Product, SingleProductConfigInput } from '#shared/config';
+import { normaliseProducts, parseDeploymentConfig } from '#shared/config';
 import type { LicenseRecord } from '#shared/license/record';
 import { createMeteringClient } from '#shared/marketplace/clients';
 import { dayOf } from '#shared/metering/hours';
@@ -48,13 +48,15 @@ const noSleep = async () => {};
 
 export interface HarnessOptions {
   readonly prefix: string;
-  readonly metering?: DeploymentConfigInput['metering'];
-  readonly pricingModel?: DeploymentConfig['marketplace']['pricingModel'];
+  readonly metering?: SingleProductConfigInput['metering'];
+  readonly pricingModel?: Product['pricingModel'];
   /** Marketplace quota per second; the emulator throttles above it (real time). */
   readonly throttlePerSecond?: number;
   readonly start: Date;
   /** What SaaSus's `direct` overwrites (undocumented): the second's count (default) or the day's. */
   readonly saasusDirect?: 'second' | 'day';
+  /** Listings after the example's, making the config a `products` list. */
+  readonly extraProducts?: readonly Record<string, unknown>[];
 }
 
 /** A license as the tests see it. */
@@ -83,23 +85,34 @@ export const lifecycleFor = (events: {
 
 export const startHarness = async (options: HarnessOptions) => {
   const input = exampleConfigInput();
-  const config: DeploymentConfig = parseDeploymentConfig({
+  const single = {
     ...input,
     marketplace: {
       ...input.marketplace,
       pricingModel: options.pricingModel ?? input.marketplace.pricingModel,
     },
     metering: { ...input.metering, ...options.metering },
-  });
+  };
+  const config: DeploymentConfig = parseDeploymentConfig(
+    options.extraProducts
+      ? (() => {
+          const normalised = normaliseProducts(single) as { products: unknown[] };
+          return { ...normalised, products: [...normalised.products, ...options.extraProducts] };
+        })()
+      : single,
+  );
+  const [firstProduct] = config.products;
+  if (!firstProduct) throw new Error('no product');
   const clock = { now: options.start };
   const now = () => clock.now;
   const local = await startDynalite(options.prefix);
   const marketplace: MarketplaceEmulator = await startMarketplaceEmulator({
-    productCode: config.marketplace.productCode,
+    productCode: firstProduct.productCode,
+    otherProductCodes: config.products.slice(1).map((product) => product.productCode),
     identityMode: 'license',
     now,
     meteringWindowHours: config.metering.allowedWindowHours,
-    dimensions: config.metering.units.map((unit) => unit.dimension),
+    dimensions: config.products.flatMap((product) => product.meteringUnits.map((unit) => unit.dimension)),
     ...(options.throttlePerSecond === undefined
       ? {}
       : { throttle: { callsPerSecond: options.throttlePerSecond } }),
@@ -141,14 +154,22 @@ export const startHarness = async (options: HarnessOptions) => {
     withTenant?: boolean;
     /** Store the item in one write, as if a metering pass at activation had captured this baseline. */
     baseline?: Record<string, number>;
+    /** Another configured product (default: the first). */
+    productCode?: string;
+    /** The same buyer's license of another product, whose account and tenant this one shares. */
+    sameTenantAs?: TestLicense;
   }): Promise<TestLicense> => {
-    const account = String(100_000_000_000 + randomBytes(4).readUInt32BE(0));
-    const emulated = marketplace.addLicense({ customerAwsAccountId: account });
-    const tenant = saasusEmulator.seedTenant({
-      name: `tenant of ${emulated.licenseArn}`,
-      back_office_staff_email: 'backoffice@example.com',
-    });
-    const tenantId = String(tenant.id);
+    const productCode = events.productCode ?? firstProduct.productCode;
+    const account = events.sameTenantAs?.account ?? String(100_000_000_000 + randomBytes(4).readUInt32BE(0));
+    const emulated = marketplace.addLicense({ customerAwsAccountId: account, productCode });
+    const tenantId =
+      events.sameTenantAs?.tenantId ??
+      String(
+        saasusEmulator.seedTenant({
+          name: `tenant of ${emulated.licenseArn}`,
+          back_office_staff_email: 'backoffice@example.com',
+        }).id,
+      );
     if (events.baseline) {
       const timestamp = events.activeAt.toISOString();
       await documents.send(
@@ -159,7 +180,7 @@ export const startHarness = async (options: HarnessOptions) => {
             identityMode: 'license',
             licenseArn: emulated.licenseArn,
             customerAwsAccountId: account,
-            productCode: config.marketplace.productCode,
+            productCode,
             status: 'active',
             meteringShard: meteringShardOf(emulated.licenseArn),
             createdAt: timestamp,
@@ -183,7 +204,7 @@ export const startHarness = async (options: HarnessOptions) => {
       identityMode: 'license',
       licenseArn: emulated.licenseArn,
       customerAwsAccountId: account,
-      productCode: config.marketplace.productCode,
+      productCode,
     });
     await setLifecycle(emulated.licenseArn, events);
     if (events.withTenant !== false) await licenses.setAttributes(emulated.licenseArn, { tenantId });

@@ -451,7 +451,7 @@ describe('metering a contract with consumption', () => {
     });
     try {
       const deps = c.deps({
-        readEntitlements: marketplaceEntitlements(client, c.config.marketplace.productCode),
+        readEntitlements: marketplaceEntitlements(client),
       });
       const license = await c.addLicense({ activeAt: t('09:00'), baseline: {} });
       c.marketplace.setEntitlements(license.licenseKey, [

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Sandbox, startSandbox } from '#sandbox/index';
+import { onlyProduct } from '../support/config.js';
 
 /** The sandbox of the real stack (config/example.json) on a free port: pages answer, and it stops cleanly. */
 
@@ -29,7 +30,7 @@ describe('sandbox runner (real stack)', () => {
     expect(page).toContain('Subscribe on AWS Marketplace');
     expect(page).toContain('What AWS does later');
     expect(page).toContain('What the SaaS does (SaaSus API)');
-    for (const dimension of Object.keys(running().config.plans.byDimension))
+    for (const dimension of Object.keys(onlyProduct(running().config).plans.byDimension))
       expect(page).toContain(`value="${dimension}"`);
   });
 

@@ -23,7 +23,7 @@ import { BridgeFunction } from '#lib/constructs/bridge-function';
 import { type Sandbox, startSandbox } from '#sandbox/index';
 import type { CfnTemplate } from '#sandbox/template';
 import { parseDeploymentConfig } from '#shared/config';
-import { cdkJsonContext, exampleConfigInput } from '../support/config.js';
+import { cdkJsonContext, exampleConfigInput, onlyProduct } from '../support/config.js';
 
 /**
  * The sandbox runs a small stack of probe functions (sandbox/testing/probe-handler.ts) wired with a
@@ -384,7 +384,7 @@ describe('sandbox wiring', () => {
     expect(JSON.parse(envelope.Message)).toEqual({
       action: 'subscribe-success',
       'customer-identifier': sandbox.emulators.marketplace.license(licenseArn)?.customerIdentifier,
-      'product-code': sandbox.config.marketplace.productCode,
+      'product-code': onlyProduct(sandbox.config).productCode,
       'offer-identifier': sandbox.agreements.get(licenseArn)?.offerId,
       isFreeTrialTermPresent: 'false',
     });

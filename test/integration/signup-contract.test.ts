@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LICENSE_ATTRIBUTE } from '#shared/signup/provisioning';
+import { onlyProduct } from '../support/config.js';
 import {
   browserFlow,
   pageText,
@@ -29,7 +30,7 @@ afterAll(async () => {
   await h?.close();
 });
 
-const plans = () => h.config.plans.byDimension as Record<'basic' | 'pro', string>;
+const plans = () => onlyProduct(h.config).plans.byDimension as Record<'basic' | 'pro', string>;
 
 const signUp = async (dimensions: string[]) => {
   const buyer = h.newBuyer();

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACCOUNT_ATTRIBUTE, LICENSE_ATTRIBUTE } from '#shared/signup/provisioning';
 import { SESSION_COOKIE } from '#shared/signup/session';
+import { onlyProduct } from '../support/config.js';
 import {
   browserFlow,
   csrfFrom,
@@ -53,7 +54,7 @@ describe('happy path', () => {
       licenseArn: buyer.licenseKey,
       identityMode: 'license',
       customerAwsAccountId: buyer.account,
-      productCode: h.config.marketplace.productCode,
+      productCode: onlyProduct(h.config).productCode,
       status: 'pending',
     });
     expect(pending?.tenantId).toBeUndefined();
@@ -74,7 +75,7 @@ describe('happy path', () => {
       name: form.tenantName,
       attributes: { [LICENSE_ATTRIBUTE]: buyer.licenseKey, [ACCOUNT_ATTRIBUTE]: buyer.account },
       back_office_staff_email: h.config.saasus.backOfficeStaffEmail,
-      plan_id: h.config.plans.defaultPlanId,
+      plan_id: onlyProduct(h.config).plans.defaultPlanId,
     });
     const tenantId = String(tenant?.id);
     const [user] = saasUsersWithEmail(form.adminEmail);
@@ -105,7 +106,7 @@ describe('happy path', () => {
       },
       {
         detailType: 'Tenant Provisioned',
-        detail: { licenseKey: buyer.licenseKey, tenantId, planId: h.config.plans.defaultPlanId },
+        detail: { licenseKey: buyer.licenseKey, tenantId, planId: onlyProduct(h.config).plans.defaultPlanId },
       },
     ]);
     const published = h.eventBridge.events().filter((event) => event.detail.licenseKey === buyer.licenseKey);
@@ -120,7 +121,7 @@ describe('happy path', () => {
       registration: form,
       saasUser: { userId: user?.id },
       tenant: { tenantId },
-      plan: { planId: h.config.plans.defaultPlanId },
+      plan: { planId: onlyProduct(h.config).plans.defaultPlanId },
       tenantUser: { userId: user?.id },
       role: { envId: h.config.saasus.envId, roleNames: h.config.saasus.adminRoleNames },
       directoryUser: { userId: directoryUsers[0]?.id },
@@ -236,10 +237,12 @@ describe('a license that is not active yet', () => {
     expect(resubmitted.statusCode).toBe(200);
     expect(pageText(resubmitted.body)).toContain('Your account is ready');
     expect(h.tenantsOf(buyer.licenseKey)).toHaveLength(1);
-    expect(h.saasus.state.tenant(String(tenant?.id))?.plan_id).toBe(h.config.plans.defaultPlanId);
+    expect(h.saasus.state.tenant(String(tenant?.id))?.plan_id).toBe(
+      onlyProduct(h.config).plans.defaultPlanId,
+    );
     expect(planCalls()).toHaveLength(1);
     expect((await h.store.get(buyer.licenseKey))?.provisioning?.plan).toEqual({
-      planId: h.config.plans.defaultPlanId,
+      planId: onlyProduct(h.config).plans.defaultPlanId,
     });
   });
 });
@@ -337,7 +340,7 @@ describe('linking an existing account', () => {
       [ACCOUNT_ATTRIBUTE]: buyer.account,
     });
     expect(tenant?.name).toBe(chosen?.name);
-    expect(tenant?.plan_id).toBe(h.config.plans.defaultPlanId);
+    expect(tenant?.plan_id).toBe(onlyProduct(h.config).plans.defaultPlanId);
     expect(h.domainEvents(buyer.licenseKey)).toEqual([
       {
         detailType: 'Tenant Provisioned',
@@ -345,7 +348,7 @@ describe('linking an existing account', () => {
           licenseKey: buyer.licenseKey,
           tenantId: chosen?.id,
           linked: true,
-          planId: h.config.plans.defaultPlanId,
+          planId: onlyProduct(h.config).plans.defaultPlanId,
         },
       },
     ]);

@@ -4,6 +4,7 @@ import { logger } from '#shared/powertools';
 import { createProvisioning } from '#shared/signup/provisioning';
 import { SESSION_COOKIE } from '#shared/signup/session';
 import { createSignUpClaims } from '#shared/store/sign-up-claims';
+import { onlyProduct } from '../support/config.js';
 import {
   browserFlow,
   csrfFrom,
@@ -333,7 +334,7 @@ describe('tenant attributes in a fresh SaaSus environment', () => {
       }),
       saasus,
       publish: async () => undefined,
-      planFor: async () => h.config.plans.defaultPlanId,
+      planFor: async () => onlyProduct(h.config).plans.defaultPlanId,
       logger,
     });
     const buyer = h.newBuyer();

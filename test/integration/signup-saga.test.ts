@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type ProvisioningStep, provisioningSteps } from '#shared/signup/provisioning';
+import { onlyProduct } from '../support/config.js';
 import {
   appSender,
   type Buyer,
@@ -32,7 +33,7 @@ const expectProvisionedOnce = async (buyer: Buyer, form: RegistrationFields) => 
   const tenants = h.tenantsOf(buyer.licenseKey);
   expect(tenants).toHaveLength(1);
   expect(tenants[0]?.name).toBe(form.tenantName);
-  expect(tenants[0]?.plan_id).toBe(h.config.plans.defaultPlanId);
+  expect(tenants[0]?.plan_id).toBe(onlyProduct(h.config).plans.defaultPlanId);
   const users = h.saasus.state.saasUsers().filter((user) => user.email === form.adminEmail);
   expect(users).toHaveLength(1);
   const members = h.saasus.state.tenantUsers(String(tenants[0]?.id));

@@ -1,12 +1,13 @@
 import { readFileSync } from 'node:fs';
-import type { DeploymentConfig, DeploymentConfigInput } from '#shared/config';
+import type { DeploymentConfig, Product, SingleProductConfigInput } from '#shared/config';
 import { parseDeploymentConfig } from '#shared/config';
+import { type EffectConfig, effectConfigFor } from '#shared/license/effects';
 
 export const exampleConfigPath = 'config/example.json';
 
 /** The shipped example config as raw JSON, a fresh copy each call so tests can mutate it. */
-export const exampleConfigInput = (): DeploymentConfigInput =>
-  JSON.parse(readFileSync(exampleConfigPath, 'utf8')) as DeploymentConfigInput;
+export const exampleConfigInput = (): SingleProductConfigInput =>
+  JSON.parse(readFileSync(exampleConfigPath, 'utf8')) as SingleProductConfigInput;
 
 /** The example config, validated. */
 export const exampleConfig = (): DeploymentConfig => parseDeploymentConfig(exampleConfigInput());
@@ -48,3 +49,14 @@ export const sellersOwnConfigInput = (): Record<string, unknown> => {
   });
   return input;
 };
+
+/** The only product of a single-product config (the example's form). */
+export const onlyProduct = (config: Pick<DeploymentConfig, 'products'>): Product => {
+  const [product, ...others] = config.products;
+  if (!product || others.length > 0) throw new Error(`expected one product, got ${config.products.length}`);
+  return product;
+};
+
+/** The effect config of the only product's licenses. */
+export const effectConfig = (config: DeploymentConfig): EffectConfig =>
+  effectConfigFor(config, onlyProduct(config).productCode);

@@ -3,7 +3,7 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import { SimulatedClock, SimulatedTimers } from '#sandbox/clock';
 import type { SaasusPartnerEvent } from '#sandbox/emulators/saasus';
 import { LocalSqs, type QueuedMessage } from '#sandbox/sqs';
-import type { DeploymentConfig } from '#shared/config';
+import { type DeploymentConfig, productFor } from '#shared/config';
 import { signSaasusRequest } from '#shared/saasus/signature';
 import type { LicenseItem } from '#shared/store/licenses';
 import {
@@ -69,6 +69,7 @@ export interface FailureRecord {
 
 export interface ProvisionedLicense {
   readonly licenseKey: string;
+  readonly productCode: string;
   readonly licenseArn: string;
   readonly account: string;
   readonly customerIdentifier: string;
@@ -108,7 +109,13 @@ export interface EventsHarness
   /** An SQS batch to the legacy SNS handler. */
   deliverBatch(records: readonly SQSRecord[]): Promise<SQSBatchResponse>;
   /** A license of a new buyer, provisioned as sign-up leaves it: tenant, admin user with roles, directory user. */
-  provisionLicense(options?: { entitlements?: readonly string[] }): Promise<ProvisionedLicense>;
+  provisionLicense(options?: {
+    entitlements?: readonly string[];
+    /** Another configured product (default: the first). */
+    productCode?: string;
+    /** The same buyer's license of another product, whose tenant and admin this one joins. */
+    sameTenantAs?: ProvisionedLicense;
+  }): Promise<ProvisionedLicense>;
   license(licenseKey: string): Promise<LicenseItem>;
   /** The SaaSus tenant's current plan (null: none). */
   tenantPlan(tenantId: string): string | null;
@@ -253,44 +260,61 @@ export const startEventsHarness = async (options: EventsHarnessOptions = {}): Pr
       );
     },
     async provisionLicense(provision = {}) {
-      const account = newAccountId();
-      const license = marketplace.addLicense({ customerAwsAccountId: account });
+      const product = productFor(config, provision.productCode ?? config.products[0]?.productCode ?? '');
+      const joined = provision.sameTenantAs;
+      const account = joined?.account ?? newAccountId();
+      const license = marketplace.addLicense({
+        customerAwsAccountId: account,
+        productCode: product.productCode,
+      });
       if (provision.entitlements) {
         marketplace.setEntitlements(
           license.licenseArn,
           provision.entitlements.map((dimension) => ({ dimension, value: 1 })),
         );
       }
-      const legacy = config.marketplace.identityMode === 'legacy';
+      const legacy = product.identityMode === 'legacy';
       const licenseKey = legacy ? license.customerIdentifier : license.licenseArn;
       await store.upsertIdentity({
         licenseKey,
-        identityMode: config.marketplace.identityMode,
+        identityMode: product.identityMode,
         customerAwsAccountId: account,
-        productCode: config.marketplace.productCode,
+        productCode: product.productCode,
         ...(legacy ? { customerIdentifier: license.customerIdentifier } : { licenseArn: license.licenseArn }),
       });
-      const suffix = randomBytes(4).toString('hex');
-      const adminEmail = `admin-${suffix}@buyer.example`;
-      const user = saasus.seedUser({ email: adminEmail });
-      const tenant = saasus.seedTenant({
-        name: `Buyer ${suffix}`,
-        back_office_staff_email: 'ops@seller.example',
-      });
-      const tenantId = String(tenant.id);
-      const adminUserId = String(user.id);
-      await saasusClient.createTenantUser(tenantId, { email: adminEmail, attributes: {} });
-      await saasusClient.addTenantUserRoles(
-        tenantId,
-        adminUserId,
-        config.saasus.envId,
-        config.saasus.adminRoleNames,
-      );
-      const directoryUser = idoperation.seedUser({
-        login_id: adminEmail,
-        name: `admin-${suffix}`,
-        is_external: 1,
-      });
+      const seeded = joined
+        ? {
+            suffix: randomBytes(4).toString('hex'),
+            adminEmail: joined.adminEmail,
+            tenantId: joined.tenantId,
+            adminUserId: joined.adminUserId,
+            directoryUserId: joined.directoryUserId,
+          }
+        : await (async () => {
+            const suffix = randomBytes(4).toString('hex');
+            const adminEmail = `admin-${suffix}@buyer.example`;
+            const user = saasus.seedUser({ email: adminEmail });
+            const tenant = saasus.seedTenant({
+              name: `Buyer ${suffix}`,
+              back_office_staff_email: 'ops@seller.example',
+            });
+            const tenantId = String(tenant.id);
+            const adminUserId = String(user.id);
+            await saasusClient.createTenantUser(tenantId, { email: adminEmail, attributes: {} });
+            await saasusClient.addTenantUserRoles(
+              tenantId,
+              adminUserId,
+              config.saasus.envId,
+              config.saasus.adminRoleNames,
+            );
+            const directoryUser = idoperation.seedUser({
+              login_id: adminEmail,
+              name: `admin-${suffix}`,
+              is_external: 1,
+            });
+            return { suffix, adminEmail, tenantId, adminUserId, directoryUserId: directoryUser.id };
+          })();
+      const { suffix, adminEmail, tenantId, adminUserId } = seeded;
       await store.setAttributes(licenseKey, { tenantId });
       const steps: [string, unknown][] = [
         ['registration', { tenantName: `Buyer ${suffix}`, adminEmail, adminName: `Admin ${suffix}` }],
@@ -298,7 +322,7 @@ export const startEventsHarness = async (options: EventsHarnessOptions = {}): Pr
         ['tenant', { tenantId }],
         ['tenantUser', { userId: adminUserId }],
         ['role', { envId: config.saasus.envId, roleNames: config.saasus.adminRoleNames }],
-        ['directoryUser', { userId: directoryUser.id }],
+        ['directoryUser', { userId: seeded.directoryUserId }],
         ['completed', { at: new Date().toISOString() }],
       ];
       for (const [step, value] of steps) await store.recordProvisioningStep(licenseKey, step, value);
@@ -306,13 +330,14 @@ export const startEventsHarness = async (options: EventsHarnessOptions = {}): Pr
       seenPartnerEvents = saasus.state.partnerEvents().length;
       return {
         licenseKey,
+        productCode: product.productCode,
         licenseArn: license.licenseArn,
         account,
         customerIdentifier: license.customerIdentifier,
         tenantId,
         adminUserId,
         adminEmail,
-        directoryUserId: directoryUser.id,
+        directoryUserId: seeded.directoryUserId,
       };
     },
     async license(licenseKey) {
@@ -412,13 +437,15 @@ export const agreementDetail = (
 
 export const licenseDetail = (
   config: DeploymentConfig,
-  license: Pick<ProvisionedLicense, 'account' | 'licenseArn'>,
+  license: Pick<ProvisionedLicense, 'account' | 'licenseArn'> & { productCode?: string },
   agreementId?: string,
 ) => ({
   requestId: randomUUID(),
   catalog: 'AWSMarketplace',
   license: { arn: license.licenseArn },
-  product: { id: config.marketplace.productId, code: config.marketplace.productCode },
+  product: (({ productId, productCode }) => ({ id: productId, code: productCode }))(
+    productFor(config, license.productCode ?? config.products[0]?.productCode ?? ''),
+  ),
   acceptor: { accountId: license.account },
   ...(agreementId ? { agreement: { id: agreementId } } : {}),
 });

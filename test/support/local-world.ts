@@ -9,7 +9,7 @@ import {
   type SecretValue,
   startSecretsManagerEmulator,
 } from '#sandbox/emulators/secrets-manager';
-import type { DeploymentConfig, DeploymentConfigInput } from '#shared/config';
+import type { DeploymentConfig, SingleProductConfigInput } from '#shared/config';
 import { parseDeploymentConfig } from '#shared/config';
 import { createSaasusClient, type SaasusClient } from '#shared/saasus/client';
 import { staticSecretSource } from '#shared/secrets';
@@ -29,7 +29,7 @@ import { saasusContract } from './saasus-contract.js';
  * at import, so one world per test file.
  */
 
-export type ConfigInput = DeploymentConfigInput & Record<string, unknown>;
+export type ConfigInput = SingleProductConfigInput & Record<string, unknown>;
 
 export interface SaasusCredentials {
   readonly saasId: string;
@@ -125,11 +125,13 @@ const captureConsole = (lines: string[]) => {
 
 /** The configured plans (by dimension, default, revoked), each once: the SaaSus emulator's plans. */
 const configuredPlans = (config: DeploymentConfig): string[] => [
-  ...new Set([
-    ...Object.values(config.plans.byDimension),
-    ...(config.plans.defaultPlanId ? [config.plans.defaultPlanId] : []),
-    ...(config.plans.revokedPlanId ? [config.plans.revokedPlanId] : []),
-  ]),
+  ...new Set(
+    config.products.flatMap(({ plans }) => [
+      ...Object.values(plans.byDimension),
+      ...(plans.defaultPlanId ? [plans.defaultPlanId] : []),
+      ...(plans.revokedPlanId ? [plans.revokedPlanId] : []),
+    ]),
+  ),
 ];
 
 export const startLocalWorld = async (options: LocalWorldOptions): Promise<LocalWorld> => {
@@ -153,8 +155,9 @@ export const startLocalWorld = async (options: LocalWorldOptions): Promise<Local
       now: () => new Date((options.saasusClockStart ?? Date.now()) + saasusOffsetMs),
     }),
     startMarketplaceEmulator({
-      productCode: base.marketplace.productCode,
-      identityMode: base.marketplace.identityMode,
+      // The emulator's own listing is the first product; a buyer of another one names its code.
+      productCode: base.products[0]?.productCode ?? '',
+      identityMode: base.products[0]?.identityMode ?? 'license',
       now: () => new Date(Date.now() + marketplaceOffsetMs),
     }),
     startIdoperationEmulator({ authorization: options.idoperationAuthorization, basePath: '/v1' }),

@@ -377,8 +377,11 @@ export const startSignUpHarness = async (options: SignUpHarnessOptions = {}): Pr
         licenseArn: license.licenseArn,
         ...(options.productCode ? { productCode: options.productCode } : {}),
       });
-      const licenseKey =
-        config.marketplace.identityMode === 'license' ? license.licenseArn : license.customerIdentifier;
+      // A product the config does not serve is played with the first product's identity mode.
+      const product =
+        config.products.find((candidate) => candidate.productCode === options.productCode) ??
+        config.products[0];
+      const licenseKey = product?.identityMode === 'legacy' ? license.customerIdentifier : license.licenseArn;
       return {
         account,
         licenseKey,

@@ -1,12 +1,13 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod';
-import { ConfigError, parseDeploymentConfig } from '#shared/config';
+import { examplePlaceholders } from '#lib/example-config';
+import { ConfigError, parseDeploymentConfig, productFor, UnknownProductError } from '#shared/config';
 import { bridgeConfigVariable, parseEnv } from '#shared/env';
-import { cdkJsonContext, exampleConfigInput, sellersOwnConfigInput } from '../support/config.js';
+import { cdkJsonContext, exampleConfigInput, onlyProduct, sellersOwnConfigInput } from '../support/config.js';
 
 const parseError = (input: unknown): string => {
   try {
@@ -24,7 +25,7 @@ describe('deployment config', () => {
     delete input.marketplace.identityMode;
     delete input.metering;
     const config = parseDeploymentConfig(input);
-    expect(config.marketplace.identityMode).toBe('license');
+    expect(onlyProduct(config).identityMode).toBe('license');
     expect(config.metering).toMatchObject({
       allowedWindowHours: 6,
       sendZeroUsage: true,
@@ -121,6 +122,144 @@ describe('deployment config', () => {
   });
 });
 
+/** The example as a two-product list: its subscription and a contract-with-consumption add-on. */
+const twoProducts = () => {
+  const { marketplace, plans, metering, ...shared } = exampleConfigInput();
+  const { apiRegion, ...listing } = marketplace;
+  const { units = [], ...sharedMetering } = metering ?? {};
+  return {
+    ...shared,
+    marketplace: { apiRegion },
+    metering: sharedMetering,
+    products: [
+      { ...listing, plans, meteringUnits: units } as Record<string, unknown>,
+      {
+        productCode: 'addon0product0code',
+        productId: 'prod-addon0000001',
+        pricingModel: 'contract-with-consumption',
+        plans: { byDimension: { seats: 'addon-plan' } } as Record<string, unknown>,
+        meteringUnits: [{ saasusUnit: 'reports', dimension: 'reports', aggregation: 'sum' }] as Record<
+          string,
+          unknown
+        >[],
+      } as Record<string, unknown>,
+    ],
+  };
+};
+
+describe('several products', () => {
+  it('normalises the single-product form into a one-element list, the same as writing the list', () => {
+    const single = parseDeploymentConfig(exampleConfigInput());
+    const [listed] = twoProducts().products;
+    const list = parseDeploymentConfig({ ...twoProducts(), products: [listed] });
+    expect(single).toEqual(list);
+    expect(single.products).toHaveLength(1);
+  });
+
+  it('reads each product through productFor and rejects a product code it does not serve', () => {
+    const config = parseDeploymentConfig(twoProducts());
+    expect(productFor(config, 'addon0product0code').pricingModel).toBe('contract-with-consumption');
+    expect(() => productFor(config, 'someoneelse')).toThrow(UnknownProductError);
+  });
+
+  it('rejects two products with one product code', () => {
+    const input = twoProducts();
+    (input.products[1] as Record<string, unknown>).productCode = input.products[0]?.productCode;
+    expect(parseError(input)).toContain(
+      `product "8wn5fwbmrh7ezp1f2y0q9ly3k": products.1.productCode: product code "8wn5fwbmrh7ezp1f2y0q9ly3k" is already products[0]'s`,
+    );
+  });
+
+  it('rejects an empty product list', () => {
+    expect(parseError({ ...twoProducts(), products: [] })).toContain(
+      'products: expected at least one product',
+    );
+  });
+
+  it.each([
+    [
+      'a subscription without a default plan',
+      (product: Record<string, unknown>) => {
+        product.pricingModel = 'subscription';
+      },
+      'products.1.plans.defaultPlanId: subscription pricing needs a defaultPlanId',
+    ],
+    [
+      'metering on a pure contract',
+      (product: Record<string, unknown>) => {
+        product.pricingModel = 'contract';
+      },
+      'products.1.meteringUnits: pure contract pricing is never metered',
+    ],
+    [
+      'no dimension mapped to a plan',
+      (product: Record<string, unknown>) => {
+        product.plans = { byDimension: {} };
+      },
+      'products.1.plans.byDimension: expected at least one Marketplace dimension',
+    ],
+    [
+      'a dimension metered by two units',
+      (product: Record<string, unknown>) => {
+        product.meteringUnits = [
+          { saasusUnit: 'reports', dimension: 'reports', aggregation: 'sum' },
+          { saasusUnit: 'exports', dimension: 'reports', aggregation: 'sum' },
+        ];
+      },
+      'products.1.meteringUnits.1.dimension: dimension "reports" is metered by more than one SaaSus unit',
+    ],
+    [
+      'a malformed product id',
+      (product: Record<string, unknown>) => {
+        product.productId = 'addon';
+      },
+      'products.1.productId: expected an AWS Marketplace product id',
+    ],
+    [
+      "another product's SaaSus unit",
+      (product: Record<string, unknown>) => {
+        product.meteringUnits = [{ saasusUnit: 'api_calls', dimension: 'calls', aggregation: 'sum' }];
+      },
+      'products.1.meteringUnits.0.saasusUnit: SaaSus unit "api_calls" is already metered by product "8wn5fwbmrh7ezp1f2y0q9ly3k"',
+    ],
+  ])('names the product in the message for %s', (_, spoil, expected) => {
+    const input = twoProducts();
+    spoil(input.products[1] as Record<string, unknown>);
+    expect(parseError(input)).toContain(`product "addon0product0code": ${expected}`);
+  });
+
+  it('names a product without a code by its position', () => {
+    const input = twoProducts();
+    delete (input.products[1] as Record<string, unknown>).productCode;
+    expect(parseError(input)).toContain('product 2: products.1.productCode: required');
+  });
+
+  it('rejects the single-product fields next to a product list', () => {
+    const input = { ...twoProducts(), plans: exampleConfigInput().plans };
+    expect(parseError(input)).toContain('unknown field(s) "plans"');
+  });
+});
+
+describe('the multi-product example', () => {
+  it('holds a subscription and a contract-with-consumption product, each placeholder named', () => {
+    const config = parseDeploymentConfig(
+      JSON.parse(readFileSync('config/example-multi-product.json', 'utf8')) as unknown,
+    );
+    expect(config.products.map((product) => product.pricingModel)).toEqual([
+      'subscription',
+      'contract-with-consumption',
+    ]);
+    const problems = examplePlaceholders(config);
+    expect(problems).toContainEqual(
+      expect.stringMatching(/^products\.0\.productCode: ".+" is the example's/),
+    );
+    expect(problems).toContainEqual(expect.stringMatching(/^products\.1\.productId: ".+" is the example's/));
+    expect(problems).toContainEqual(
+      expect.stringMatching(/^products\.1\.plans\.byDimension\.seats: ".+" is the example's/),
+    );
+  });
+});
+
 describe('branding config', () => {
   const withBranding = (changes: Record<string, unknown>) => {
     const input = exampleConfigInput() as Record<string, unknown>;
@@ -192,7 +331,7 @@ describe('function environment', () => {
       TABLE_NAME: 'licenses',
       BRIDGE_CONFIG: JSON.stringify(exampleConfigInput()),
     });
-    expect(env.BRIDGE_CONFIG.marketplace.productId).toBe('prod-examplebridge01');
+    expect(onlyProduct(env.BRIDGE_CONFIG).productId).toBe('prod-examplebridge01');
   });
 
   it('names the missing variable and the bad config field', () => {

@@ -168,16 +168,24 @@ describe('parseMarketplaceEvent details', () => {
     expect(signal.kind).toBe('license-updated');
   });
 
-  it('ignores events about another product when the listing is given', () => {
+  it('ignores events about a product the deployment does not serve', () => {
     const outcome = parseMarketplaceEvent(fixture('license-updated-manufacturer.json'), {
-      productCode: 'mine',
+      products: [{ productCode: 'mine', productId: 'prod-mine000001' }],
     });
-    expect(outcome).toMatchObject({ ok: false, ignored: expect.stringMatching(/not this listing's mine/) });
-    const sameProduct = parseMarketplaceEvent(fixture('license-updated-manufacturer.json'), {
-      productCode: 'aw4fgf5tyo5w2ap6fEXAMPLE',
-      productId: 'prod-qtwveEXAMPLE',
+    expect(outcome).toMatchObject({
+      ok: false,
+      ignored: expect.stringMatching(/not one of this deployment's listings/),
     });
-    expect(sameProduct.ok).toBe(true);
+  });
+
+  it("routes an event to whichever configured product it names, by that product's code", () => {
+    const outcome = parseMarketplaceEvent(fixture('license-updated-manufacturer.json'), {
+      products: [
+        { productCode: 'mine', productId: 'prod-mine000001' },
+        { productCode: 'aw4fgf5tyo5w2ap6fEXAMPLE', productId: 'prod-qtwveEXAMPLE' },
+      ],
+    });
+    expect(outcome.ok && outcome.signal.productCode).toBe('aw4fgf5tyo5w2ap6fEXAMPLE');
   });
 
   it.each([

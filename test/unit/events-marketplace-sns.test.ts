@@ -153,10 +153,10 @@ describe('parseMarketplaceSnsMessage envelopes', () => {
       ignored: expect.stringMatching(/SubscriptionConfirmation/),
     });
     expect(
-      parseMarketplaceSnsMessage(envelope(entitlementMessage()), { productCode: 'other' }),
+      parseMarketplaceSnsMessage(envelope(entitlementMessage()), { productCodes: ['other'] }),
     ).toMatchObject({
       ok: false,
-      ignored: expect.stringMatching(/not this listing's other/),
+      ignored: expect.stringMatching(/not one of this deployment's listings/),
       eventId: 'b3f1a3a0-1111-4c4c-9d9d-000000000001',
     });
   });

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type DeploymentConfig, parseDeploymentConfig } from '#shared/config';
+import { type DeploymentConfig, type Product, parseDeploymentConfig } from '#shared/config';
 import { parseMarketplaceEvent } from '#shared/events/marketplace-eventbridge';
 import { parseMarketplaceSnsMessage, type SnsAction } from '#shared/events/marketplace-sns';
 import { desiredEffects, directoryServicesFor, type Registration } from '#shared/license/effects';
@@ -16,7 +16,7 @@ import {
 import type { LicenseSignal } from '#shared/license/signal';
 import { deriveStatus } from '#shared/license/status';
 import { domainEventsFor } from '#shared/license/transitions';
-import { exampleConfigInput } from '../support/config.js';
+import { effectConfig, exampleConfigInput, onlyProduct } from '../support/config.js';
 
 /**
  * Convergence: a generated history of Marketplace events (EventBridge and SNS, renewals,
@@ -53,7 +53,7 @@ interface LicenseHistorySpec {
 }
 
 interface ConfigSpec {
-  readonly pricingModel: DeploymentConfig['marketplace']['pricingModel'];
+  readonly pricingModel: Product['pricingModel'];
   readonly tenantUsers: 'keep' | 'remove';
   readonly disableDirectoryUsers: boolean;
   readonly revokedPlan: boolean;
@@ -339,7 +339,8 @@ interface Run {
 
 const newRun = (scenario: Scenario): Run => {
   const world: World = { plans: new Map(), members: new Map(), directory: new Map(), flushes: new Map() };
-  const { idoperation, plans } = scenario.config;
+  const { idoperation } = scenario.config;
+  const { plans } = onlyProduct(scenario.config);
   // What sign-up gives a directory user before the license is active: the default plan's services.
   const signUpServices = directoryServicesFor(idoperation?.servicesByPlan ?? {}, plans.defaultPlanId);
   for (const license of scenario.licenses) {
@@ -428,7 +429,7 @@ const deliver = (scenario: Scenario, run: Run, event: GeneratedEvent): boolean =
   const { signal } = event;
   const license = locate(scenario, run, signal);
   if (!license) return false;
-  const context = { config: scenario.config, registration: license.registration };
+  const context = { config: effectConfig(scenario.config), registration: license.registration };
   const before = run.records.get(license.arn) ?? initialRecord();
   let after = applySignal(before, signal);
   if (after !== before && signal.kind === 'license-updated' && event.dimensions) {
@@ -516,11 +517,11 @@ describe('license state machine convergence', () => {
 
           // The final-usage obligation is met in both runs: no flush is still due, and when the
           // license is ending or ended, a flush ran during (or after the start of) its final episode.
-          const context = { config: scenario.config, registration: license.registration };
+          const context = { config: effectConfig(scenario.config), registration: license.registration };
           expect(desiredEffects(actual, context).finalFlushDue).toBe(false);
           expect(desiredEffects(expected, context).finalFlushDue).toBe(false);
           const episode = status.endingSince;
-          if (episode !== undefined && scenario.config.marketplace.pricingModel !== 'contract') {
+          if (episode !== undefined && onlyProduct(scenario.config).pricingModel !== 'contract') {
             for (const run of [reference, delivered]) {
               expect(run.world.flushes.get(license.arn)?.some((flushed) => flushed >= episode)).toBe(true);
             }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type DeploymentConfig, parseDeploymentConfig } from '#shared/config';
+import { type DeploymentConfig, type Product, parseDeploymentConfig } from '#shared/config';
 import {
   type DesiredEffects,
   desiredEffects,
@@ -18,14 +18,14 @@ import {
 } from '#shared/license/record';
 import type { LicenseSignal, LicenseSignalBody } from '#shared/license/signal';
 import { domainEventsFor } from '#shared/license/transitions';
-import { exampleConfigInput } from '../support/config.js';
+import { effectConfig, exampleConfigInput } from '../support/config.js';
 
 const basicPlan = '0f8d6c2e-1111-4a7b-9c3d-000000000001';
 const proPlan = '0f8d6c2e-2222-4a7b-9c3d-000000000002';
 const revokedPlan = '0f8d6c2e-9999-4a7b-9c3d-000000000009';
 
 const config = (
-  pricingModel: DeploymentConfig['marketplace']['pricingModel'] = 'subscription',
+  pricingModel: Product['pricingModel'] = 'subscription',
   overrides: {
     revokedPlanId?: string;
     defaultPlanId?: string | null;
@@ -79,7 +79,7 @@ const effects = (
   record: LicenseRecord,
   cfg: DeploymentConfig = config(),
   extra: Partial<EffectContext> = {},
-) => desiredEffects(record, { config: cfg, registration, ...extra });
+) => desiredEffects(record, { config: effectConfig(cfg), registration, ...extra });
 
 describe('desiredEffects', () => {
   it('pending: no plan until the license is active, metering closed', () => {
@@ -245,7 +245,7 @@ describe('reconcile', () => {
     expect(
       reconcile(desired, { planId: 'anything', tenantUserIds: ['user-1', 'user-2'], directoryUsers: [] }),
     ).toEqual([]);
-    const unregistered = desiredEffects(ending(), { config: config() });
+    const unregistered = desiredEffects(ending(), { config: effectConfig(config()) });
     expect(reconcile(unregistered, rightFor(unregistered))).toEqual([
       { type: 'flush-final-usage', endingSince: at(30) },
     ]);
@@ -366,7 +366,7 @@ describe('reconcile: directory services', () => {
     const desired = onPro();
     expect(reconcile(desired, { ...observedWith([1]), directoryUsers: [] })).toEqual([]);
     const unlinked = desiredEffects(withDimensions(active(), ['pro'], 2), {
-      config: cfg,
+      config: effectConfig(cfg),
       registration: { tenantId: 'tenant-1', users: [{ userId: 'user-1' }, { userId: 'user-2' }] },
     });
     expect(reconcile(unlinked, observedWith([1]))).toEqual([]);

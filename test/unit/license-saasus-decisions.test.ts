@@ -4,7 +4,7 @@ import { desiredEffects, type Registration } from '#shared/license/effects';
 import { applySignal, initialRecord, type LicenseRecord } from '#shared/license/record';
 import { decideSaasusSignal, type SaasusDecisionContext } from '#shared/license/saasus-decisions';
 import type { SaasusSignal } from '#shared/license/saasus-signal';
-import { exampleConfigInput } from '../support/config.js';
+import { effectConfig, exampleConfigInput } from '../support/config.js';
 
 const basicPlan = '0f8d6c2e-1111-4a7b-9c3d-000000000001';
 const tenantId = 'tenant-1';
@@ -28,7 +28,7 @@ const record = (...kinds: ('agreement-created' | 'agreement-ended')[]): LicenseR
 const license = (lifecycle: LicenseRecord, tenantUsers: 'keep' | 'remove' = 'keep') => {
   const input = exampleConfigInput();
   input.revocation = { tenantUsers, disableDirectoryUsers: true };
-  return desiredEffects(lifecycle, { config: parseDeploymentConfig(input), registration });
+  return desiredEffects(lifecycle, { config: effectConfig(parseDeploymentConfig(input)), registration });
 };
 
 const context = (overrides: Partial<SaasusDecisionContext> = {}): SaasusDecisionContext => ({

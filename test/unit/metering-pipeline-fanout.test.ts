@@ -91,7 +91,12 @@ describe('fan-out messages', () => {
 });
 
 describe('selecting the licenses with hours to report', () => {
-  const item = (licenseKey: string, extra: Record<string, unknown>) => ({ licenseKey, ...extra });
+  const { productCode } = exampleConfigInput().marketplace;
+  const item = (licenseKey: string, extra: Record<string, unknown>) => ({
+    licenseKey,
+    productCode,
+    ...extra,
+  });
   const activeAt = '2026-11-22T09:20:00.000Z';
 
   it('queues active and ending licenses with completed hours not yet reported, and nothing else', () => {
@@ -175,6 +180,42 @@ describe('selecting the licenses with hours to report', () => {
     expect(selectDueLicenses([item('a', { lifecycle: lifecycle({ activeAt }) })], contract, now).due).toEqual(
       [],
     );
+  });
+
+  it("judges each license by its own product: a contract product's licenses are not queued, a metered one's are", () => {
+    const { marketplace, plans, metering, ...shared } = exampleConfigInput();
+    const { apiRegion, ...listing } = marketplace;
+    const { units, ...sharedMetering } = metering ?? {};
+    const twoProducts = parseDeploymentConfig({
+      ...shared,
+      marketplace: { apiRegion },
+      metering: sharedMetering,
+      products: [
+        { ...listing, plans, meteringUnits: units },
+        {
+          productCode: 'contract0product',
+          productId: 'prod-contract00001',
+          pricingModel: 'contract',
+          plans: { byDimension: { seats: 'seat-plan' } },
+        },
+      ],
+    });
+    const selection = selectDueLicenses(
+      [
+        item('metered', { lifecycle: lifecycle({ activeAt }) }),
+        item('contract', { productCode: 'contract0product', lifecycle: lifecycle({ activeAt }) }),
+        item('stranger', { productCode: 'notoneofours', lifecycle: lifecycle({ activeAt }) }),
+      ],
+      twoProducts,
+      now,
+    );
+    expect(selection.due).toEqual(['metered']);
+    expect(selection.invalid).toEqual([
+      {
+        licenseKey: 'stranger',
+        error: expect.stringMatching(/"notoneofours" is not one of this deployment's products/),
+      },
+    ]);
   });
 });
 

@@ -26,11 +26,8 @@ export const licenseEventDependencies = (runtime: Runtime): LicenseEventDependen
     store: runtime.licenses(),
     saasus: runtime.saasus(),
     idoperation: runtime.idoperation(),
-    readEntitlements: (filter) =>
-      getAllEntitlements(runtime.entitlementClient(), {
-        productCode: runtime.config.marketplace.productCode,
-        filter,
-      }),
+    readEntitlements: (productCode, filter) =>
+      getAllEntitlements(runtime.entitlementClient(), { productCode, filter }),
     publish,
     // The `License Ending` event is the flush request: a rule on the domain bus sends it to metering.
     requestFinalFlush: async (_licenseKey, request) => {

@@ -1,6 +1,11 @@
 import * as z from 'zod';
 import type { DeploymentConfig } from '../config.js';
-import type { EffectContext, RegisteredUser, Registration } from '../license/effects.js';
+import {
+  type EffectContext,
+  effectConfigFor,
+  type RegisteredUser,
+  type Registration,
+} from '../license/effects.js';
 import type { SaasusCursor } from '../license/saasus-decisions.js';
 import type { DomainEventDraft } from '../license/transitions.js';
 import type { EntitlementFilter } from '../marketplace/entitlements.js';
@@ -148,7 +153,7 @@ export const registrationOf = (item: LicenseItem): Registration | undefined => {
 /** The effect context of a license item. */
 export const effectContextOf = (config: DeploymentConfig, item: LicenseItem): EffectContext => {
   const registration = registrationOf(item);
-  return { config, ...(registration ? { registration } : {}) };
+  return { config: effectConfigFor(config, item.productCode), ...(registration ? { registration } : {}) };
 };
 
 /** What every domain event about the license carries. */

@@ -91,20 +91,24 @@ const detailSchema = z.looseObject({
 type Detail = z.output<typeof detailSchema>;
 
 export interface MarketplaceEventOptions {
-  /** The listing's product id and code: events naming another product are ignored. */
-  readonly productId?: string;
-  readonly productCode?: string;
+  /** The deployment's listings: events naming another product are ignored. */
+  readonly products?: readonly { readonly productId: string; readonly productCode: string }[];
 }
 
-const otherProduct = (detail: Detail, options: MarketplaceEventOptions): string | undefined => {
-  const product = detail.product;
-  if (options.productId && product?.id && product.id !== options.productId) {
-    return `event for product ${product.id}, not this listing's ${options.productId}`;
-  }
-  if (options.productCode && product?.code && product.code !== options.productCode) {
-    return `event for product code ${product.code}, not this listing's ${options.productCode}`;
-  }
-  return undefined;
+/** The configured product code the event is about, or why it is about none of them. */
+const productOf = (
+  detail: Detail,
+  options: MarketplaceEventOptions,
+): { productCode?: string } | { other: string } => {
+  const named = detail.product;
+  if (!options.products) return named?.code ? { productCode: named.code } : {};
+  if (!named?.id && !named?.code) return {};
+  const match = options.products.find(
+    (product) =>
+      (!named.id || named.id === product.productId) && (!named.code || named.code === product.productCode),
+  );
+  if (match) return { productCode: match.productCode };
+  return { other: `event for product ${named.id ?? named.code}, not one of this deployment's listings` };
 };
 
 const locate = (detail: Detail, baseType: string): LicenseLocator => {
@@ -186,8 +190,8 @@ export const parseMarketplaceEvent = (
   }
   const kind = actionableTypes[baseType as keyof typeof actionableTypes];
   const detail = parseWith(detailSchema, envelope.detail, `${detailType} detail`, origin);
-  const foreign = otherProduct(detail, options);
-  if (foreign !== undefined) return ignore(foreign, envelope.id);
+  const product = productOf(detail, options);
+  if ('other' in product) return ignore(product.other, envelope.id);
   const body = bodyOf(kind, detail, baseType);
   return accept({
     eventId: envelope.id,
@@ -195,7 +199,7 @@ export const parseMarketplaceEvent = (
     origin: 'eventbridge',
     sourceType: detailType,
     locator: locate(detail, baseType),
-    ...(detail.product?.code ? { productCode: detail.product.code } : {}),
+    ...(product.productCode ? { productCode: product.productCode } : {}),
     ...body,
   });
 };

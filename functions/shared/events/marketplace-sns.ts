@@ -75,8 +75,8 @@ export interface SnsDelivery {
 }
 
 export interface MarketplaceSnsOptions {
-  /** The listing's product code: messages for another product are ignored. */
-  readonly productCode?: string;
+  /** The deployment's product codes: messages for another product are ignored. */
+  readonly productCodes?: readonly string[];
   /** SQS metadata, needed only for raw message delivery. */
   readonly delivery?: SnsDelivery;
 }
@@ -161,9 +161,9 @@ export const parseMarketplaceSnsMessage = (
     );
   }
   const productCode = message['product-code'];
-  if (options.productCode && productCode !== options.productCode) {
+  if (options.productCodes && !options.productCodes.includes(productCode)) {
     return ignore(
-      `message for product code ${productCode}, not this listing's ${options.productCode}`,
+      `message for product code ${productCode}, not one of this deployment's listings`,
       unwrapped.eventId,
     );
   }

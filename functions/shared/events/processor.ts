@@ -1,8 +1,8 @@
 import { isDeepStrictEqual } from 'node:util';
-import type { DeploymentConfig } from '../config.js';
+import { type DeploymentConfig, productFor } from '../config.js';
 import type { DomainEvent } from '../domain-events.js';
 import type { IdoperationClient } from '../idoperation/index.js';
-import { type DesiredEffects, desiredEffects } from '../license/effects.js';
+import { type DesiredEffects, desiredEffects, tenantEffects } from '../license/effects.js';
 import { type EntitlementLike, snapshotFromEntitlements } from '../license/entitlements.js';
 import { licenseLookupFor, pickLicense } from '../license/locate.js';
 import {
@@ -68,7 +68,10 @@ export interface LicenseEventDependencies {
   /** Absent when no iDoperation directory is configured. */
   readonly idoperation?: IdoperationClient | undefined;
   /** GetEntitlements, every page, for one buyer. */
-  readonly readEntitlements: (filter: EntitlementFilter) => Promise<readonly EntitlementLike[]>;
+  readonly readEntitlements: (
+    productCode: string,
+    filter: EntitlementFilter,
+  ) => Promise<readonly EntitlementLike[]>;
   readonly publish: (events: DomainEvent[]) => Promise<unknown>;
   /**
    * Asks metering to send the final usage of the license now (the handler publishes `License
@@ -130,7 +133,13 @@ const episodeDetail = (effects: DesiredEffects, item: LicenseItem): Record<strin
 
 export const createLicenseEventProcessor = (deps: LicenseEventDependencies) => {
   const { config, store, logger } = deps;
-  const identityMode = config.marketplace.identityMode;
+  /** The identity mode of the signal's product; a signal naming none is judged by its locator. */
+  const identityModeOf = (signal: LicenseSignal) => {
+    if (signal.productCode !== undefined) return productFor(config, signal.productCode).identityMode;
+    const modes = new Set(config.products.map((product) => product.identityMode));
+    if (modes.size === 1) return [...modes][0] ?? 'license';
+    return signal.locator.by === 'customerIdentifier' ? 'legacy' : 'license';
+  };
   const sync = createTenantSync(deps);
   const effectsOf = (record: LicenseRecord, item: LicenseItem) =>
     desiredEffects(record, effectContextOf(config, item));
@@ -138,7 +147,11 @@ export const createLicenseEventProcessor = (deps: LicenseEventDependencies) => {
   /** Creates the item of a license first heard of through an event, where the event names its key. */
   const createFromSignal = async (signal: LicenseSignal): Promise<LicenseItem | undefined> => {
     const { locator } = signal;
-    const productCode = signal.productCode ?? config.marketplace.productCode;
+    const identityMode = identityModeOf(signal);
+    const [onlyProduct, ...others] = config.products;
+    // An event that names no product can only create a license when the deployment has one product.
+    const productCode = signal.productCode ?? (others.length === 0 ? onlyProduct?.productCode : undefined);
+    if (productCode === undefined) return undefined;
     if (locator.by === 'licenseArn' && identityMode === 'license') {
       return store.upsertIdentity({
         licenseKey: locator.licenseArn,
@@ -160,7 +173,7 @@ export const createLicenseEventProcessor = (deps: LicenseEventDependencies) => {
   };
 
   const locate = async (signal: LicenseSignal): Promise<LicenseItem> => {
-    const lookup = licenseLookupFor(signal.locator, identityMode);
+    const lookup = licenseLookupFor(signal.locator, identityModeOf(signal));
     if (lookup.kind === 'get') {
       const item = (await store.get(lookup.licenseKey)) ?? (await createFromSignal(signal));
       if (!item) throw new LicenseNotLocatedError(`no license ${lookup.licenseKey} yet`);
@@ -206,7 +219,7 @@ export const createLicenseEventProcessor = (deps: LicenseEventDependencies) => {
 
   /** Whether the signal calls for a GetEntitlements read: contracts, on License Updated or activation. */
   const wantsEntitlements = (signal: LicenseSignal, item: LicenseItem): boolean => {
-    if (config.marketplace.pricingModel === 'subscription') return false;
+    if (productFor(config, item.productCode).pricingModel === 'subscription') return false;
     if (signal.kind === 'license-updated') return true;
     const before = recordOf(item);
     const after = applySignal(before, signal);
@@ -278,13 +291,26 @@ export const createLicenseEventProcessor = (deps: LicenseEventDependencies) => {
     return true;
   };
 
+  /** The license's effects as its tenant sees them, with the tenant's licenses of other products. */
+  const withOtherProducts = async (item: LicenseItem, effects: DesiredEffects): Promise<DesiredEffects> => {
+    if (!effects.registration || config.products.length < 2) return effects;
+    const others = (await store.findByTenant(effects.registration.tenantId)).filter(
+      (other) => other.licenseKey !== item.licenseKey && other.productCode !== item.productCode,
+    );
+    return tenantEffects(
+      { productCode: item.productCode, effects },
+      others.map((other) => ({ productCode: other.productCode, effects: effectsOf(recordOf(other), other) })),
+      config.products.map((product) => product.productCode),
+    );
+  };
+
   /** Step 6: reconcile until nothing is left; returns the actions carried out. */
   const syncTenant = async (licenseKey: string): Promise<TenantAction[]> => {
     const done: TenantAction[] = [];
     const passes = deps.maxSyncPasses ?? 3;
     for (let pass = 0; pass < passes; pass++) {
       const item = await locateByKey(licenseKey);
-      const effects = effectsOf(recordOf(item), item);
+      const effects = await withOtherProducts(item, effectsOf(recordOf(item), item));
       if (!effects.registration) return done;
       const observed = await sync.observe(effects.registration);
       if (!observed) {
@@ -314,7 +340,7 @@ export const createLicenseEventProcessor = (deps: LicenseEventDependencies) => {
       const { licenseKey } = located;
       let contribution = applySignal(initialRecord(), signal);
       if (wantsEntitlements(signal, located)) {
-        const read = await deps.readEntitlements(entitlementFilterOf(located));
+        const read = await deps.readEntitlements(located.productCode, entitlementFilterOf(located));
         contribution = recordEntitlements(contribution, snapshotFromEntitlements(read, signal.time));
       }
       const persisted = await persist(licenseKey, signal, contribution);

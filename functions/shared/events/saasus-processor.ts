@@ -2,7 +2,12 @@ import { now as businessNow } from '../clock.js';
 import type { DeploymentConfig } from '../config.js';
 import type { DomainEvent } from '../domain-events.js';
 import { IdoperationConflictError } from '../idoperation/errors.js';
-import { type DesiredEffects, desiredEffects, directoryServicesFor } from '../license/effects.js';
+import {
+  type DesiredEffects,
+  desiredEffects,
+  directoryServicesFor,
+  tenantEffects,
+} from '../license/effects.js';
 import { parseLicenseRecord } from '../license/record.js';
 import {
   decideSaasusSignal,
@@ -91,13 +96,28 @@ export const createSaasusEventProcessor = (deps: SaasusEventDependencies) => {
   const sync = createTenantSync(deps);
   const directoryConfigured = config.idoperation !== undefined && idoperation !== undefined;
 
-  const effectsOf = (item: LicenseItem): DesiredEffects =>
+  const ownEffectsOf = (item: LicenseItem): DesiredEffects =>
     desiredEffects(parseLicenseRecord(item.lifecycle), effectContextOf(config, item));
 
-  const decide = (signal: SaasusSignal, tenantId: string, item: LicenseItem): SaasusDecision =>
+  /** The tenant as the license sees it, with the tenant's licenses of other products (plan precedence). */
+  const effectsOf = (item: LicenseItem, tenantItems: readonly LicenseItem[]): DesiredEffects =>
+    tenantEffects(
+      { productCode: item.productCode, effects: ownEffectsOf(item) },
+      tenantItems
+        .filter((other) => other.licenseKey !== item.licenseKey && other.productCode !== item.productCode)
+        .map((other) => ({ productCode: other.productCode, effects: ownEffectsOf(other) })),
+      config.products.map((product) => product.productCode),
+    );
+
+  const decide = (
+    signal: SaasusSignal,
+    tenantId: string,
+    item: LicenseItem,
+    tenantItems: readonly LicenseItem[],
+  ): SaasusDecision =>
     decideSaasusSignal(signal, {
       tenantId,
-      license: effectsOf(item),
+      license: effectsOf(item, tenantItems),
       cursor: saasusCursorOf(item),
       directoryConfigured,
       onPlanDrift: deps.onPlanDrift ?? 'correct',
@@ -246,7 +266,8 @@ export const createSaasusEventProcessor = (deps: SaasusEventDependencies) => {
     signal: SaasusSignal,
     tenantId: string,
   ): Promise<{ outcome: SaasusTenantOutcome; published: string[] }> => {
-    const item = currentLicense(await store.findByTenant(tenantId));
+    const tenantItems = await store.findByTenant(tenantId);
+    const item = currentLicense(tenantItems);
     if (!item) {
       return {
         outcome: {
@@ -266,10 +287,10 @@ export const createSaasusEventProcessor = (deps: SaasusEventDependencies) => {
     if (signal.kind === 'tenant-user-created' && signal.userId === provisionedOf(item).saasUser?.userId) {
       return ignored('the sign-up admin: sign-up registers it');
     }
-    const decision = decide(signal, tenantId, item);
+    const decision = decide(signal, tenantId, item, tenantItems);
     if (!decision.applied) return ignored(decision.reason);
 
-    const effects = effectsOf(item);
+    const effects = effectsOf(item, tenantItems);
     const actions: string[] = [];
     for (const action of decision.actions) {
       if (await executeExternal(licenseKey, action, effects)) actions.push(action.type);
@@ -278,7 +299,7 @@ export const createSaasusEventProcessor = (deps: SaasusEventDependencies) => {
       store,
       licenseKey,
       (current) => {
-        const again = decide(signal, tenantId, current);
+        const again = decide(signal, tenantId, current, tenantItems);
         // A newer event about the same subject was applied meanwhile: it decides.
         if (!again.applied) return { result: false };
         for (const action of again.actions) {

@@ -1,4 +1,4 @@
-import type { DeploymentConfig } from '../config.js';
+import { type DeploymentConfig, type Product, productFor } from '../config.js';
 import { type EntitlementSnapshot, mappedDimensions, newerSnapshot } from './entitlements.js';
 import type { LicenseRecord } from './record.js';
 import { type DerivedStatus, deriveStatus } from './status.js';
@@ -15,12 +15,22 @@ export type DirectoryServiceCode = DirectoryConfig['servicesByPlan'][string][num
 
 /** The parts of the deployment config the effects depend on (a whole DeploymentConfig fits). */
 export interface EffectConfig {
-  readonly marketplace: Pick<DeploymentConfig['marketplace'], 'pricingModel'>;
-  readonly plans: DeploymentConfig['plans'];
+  /** The license's product (`productFor(config, license.productCode)`). */
+  readonly product: Pick<Product, 'pricingModel' | 'plans'>;
   readonly revocation: DeploymentConfig['revocation'];
   /** Absent when no iDoperation directory is configured. */
   readonly idoperation?: Pick<DirectoryConfig, 'servicesByPlan'> | undefined;
 }
+
+/** The effect config of a license of `productCode`: that product's plans with the shared settings. */
+export const effectConfigFor = (
+  config: Pick<DeploymentConfig, 'products' | 'revocation' | 'idoperation'>,
+  productCode: string,
+): EffectConfig => ({
+  product: productFor(config, productCode),
+  revocation: config.revocation,
+  idoperation: config.idoperation,
+});
 
 /** What iDoperation gives a user registered without `services`: PAM only. */
 export const defaultDirectoryServices: readonly DirectoryServiceCode[] = [1];
@@ -115,7 +125,7 @@ const accessOf = (
     case 'active':
       // Contracts are defined by their entitlements: an empty read means the contract lapsed
       // (the only revocation signal legacy contract listings get).
-      return config.marketplace.pricingModel !== 'subscription' && snapshot?.dimensions.length === 0
+      return config.product.pricingModel !== 'subscription' && snapshot?.dimensions.length === 0
         ? { access: 'revoked', revocationReason: 'no-entitlement' }
         : { access: 'enabled' };
     case 'ending':
@@ -128,17 +138,17 @@ const accessOf = (
 };
 
 const enabledPlan = (config: EffectConfig, snapshot: EntitlementSnapshot | undefined): PlanDecision => {
-  const [dimension] = mappedDimensions(snapshot?.dimensions ?? [], config.plans.byDimension);
-  const mapped = dimension === undefined ? undefined : config.plans.byDimension[dimension];
+  const [dimension] = mappedDimensions(snapshot?.dimensions ?? [], config.product.plans.byDimension);
+  const mapped = dimension === undefined ? undefined : config.product.plans.byDimension[dimension];
   if (dimension !== undefined && mapped !== undefined) {
     return { kind: 'set', planId: mapped, reason: `entitled to dimension "${dimension}"` };
   }
-  if (config.plans.defaultPlanId !== undefined) {
+  if (config.product.plans.defaultPlanId !== undefined) {
     return {
       kind: 'set',
-      planId: config.plans.defaultPlanId,
+      planId: config.product.plans.defaultPlanId,
       reason:
-        config.marketplace.pricingModel === 'subscription'
+        config.product.pricingModel === 'subscription'
           ? 'subscription: the default plan'
           : 'no entitled dimension maps to a plan: the default plan',
     };
@@ -171,7 +181,7 @@ const planOf = (
   }
   if (derived.status === 'failed') return { kind: 'set', planId: null, reason: 'the subscription failed' };
   if (access === 'revoked') {
-    const planId = config.plans.revokedPlanId ?? null;
+    const planId = config.product.plans.revokedPlanId ?? null;
     return { kind: 'set', planId, reason: planId ? 'revoked: the revoked plan' : 'revoked: no plan' };
   }
   return enabledPlan(config, snapshot);
@@ -223,7 +233,7 @@ export const desiredEffects = (record: LicenseRecord, context: EffectContext): D
   const snapshot = newerSnapshot(record.entitlements, context.entitlements);
   const { access, revocationReason } = accessOf(derived, config, snapshot);
   const revoked = access === 'revoked';
-  const metered = config.marketplace.pricingModel !== 'contract';
+  const metered = config.product.pricingModel !== 'contract';
   const episode = derived.endingSince;
   const finalFlushDue =
     metered &&
@@ -242,5 +252,39 @@ export const desiredEffects = (record: LicenseRecord, context: EffectContext): D
     metering: metered && (derived.status === 'active' || derived.status === 'ending') ? 'open' : 'closed',
     finalFlushDue,
     ...(context.registration ? { registration: context.registration } : {}),
+  };
+};
+
+/** One license's desired effects with its product, as a tenant holding several products sees them. */
+export interface ProductEffects {
+  readonly productCode: string;
+  readonly effects: DesiredEffects;
+}
+
+/**
+ * What the tenant should be, from one license's effects and those of the tenant's licenses of
+ * other products. While another product's license gives access, the tenant keeps its users and
+ * directory accounts (ending one product leaves the other alone). The plan is that of the enabled
+ * license whose product comes first in the config's `products` (`productOrder`): an ordered precedence.
+ */
+export const tenantEffects = (
+  own: ProductEffects,
+  others: readonly ProductEffects[],
+  productOrder: readonly string[],
+): DesiredEffects => {
+  const enabledOthers = others.filter((other) => other.effects.access === 'enabled');
+  if (enabledOthers.length === 0) return own.effects;
+  const rank = (entry: ProductEffects) => {
+    const index = productOrder.indexOf(entry.productCode);
+    return index < 0 ? productOrder.length : index;
+  };
+  const candidates = own.effects.access === 'enabled' ? [own, ...enabledOthers] : enabledOthers;
+  const winner = candidates.reduce((best, entry) => (rank(entry) < rank(best) ? entry : best));
+  return {
+    ...own.effects,
+    plan: winner.effects.plan,
+    tenantUsers: 'present',
+    directoryUsers: 'enabled',
+    directoryServices: winner.effects.directoryServices,
   };
 };

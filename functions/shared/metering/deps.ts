@@ -43,14 +43,13 @@ export const entitledQuantities = (
 };
 
 export const marketplaceEntitlements =
-  (
-    client: Parameters<typeof getAllEntitlements>[0],
-    productCode: string,
-    now: () => Date = () => new Date(),
-  ): EntitlementReader =>
-  async (identity) =>
+  (client: Parameters<typeof getAllEntitlements>[0], now: () => Date = () => new Date()): EntitlementReader =>
+  async (identity, productCode) =>
     entitledQuantities(
-      await getAllEntitlements(client, { productCode, filter: entitlementFilterFor(identity) }),
+      await getAllEntitlements(client, {
+        productCode,
+        filter: entitlementFilterFor(identity),
+      }),
       now(),
     );
 
@@ -100,14 +99,8 @@ export const meteringDepsFromRuntime = (
           }
         : {}),
     }),
-    ...(config.marketplace.pricingModel === 'contract-with-consumption'
-      ? {
-          readEntitlements: marketplaceEntitlements(
-            runtime.entitlementClient(),
-            config.marketplace.productCode,
-            options.now,
-          ),
-        }
+    ...(config.products.some((product) => product.pricingModel === 'contract-with-consumption')
+      ? { readEntitlements: marketplaceEntitlements(runtime.entitlementClient(), options.now) }
       : {}),
     ...(options.logger ? { logger: options.logger } : {}),
   };

@@ -4,9 +4,8 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import * as z from 'zod';
-import type { DeploymentConfig } from '../config.js';
-import { describeIssues } from '../config.js';
-import { desiredEffects } from '../license/effects.js';
+import { type DeploymentConfig, describeIssues, type Product, productFor } from '../config.js';
+import { desiredEffects, effectConfigFor } from '../license/effects.js';
 import { parseLicenseRecord } from '../license/record.js';
 import { withRetry } from '../retry.js';
 import type { LicenseItem } from '../store/licenses.js';
@@ -115,21 +114,25 @@ export interface LicenseSelection {
 /** Which licenses (from the scan's projection) have hours to report at `now`. */
 export const selectDueLicenses = (
   items: Iterable<Partial<LicenseItem>>,
-  config: Pick<DeploymentConfig, 'marketplace' | 'plans' | 'revocation' | 'metering'>,
+  config: Pick<DeploymentConfig, 'products' | 'revocation' | 'idoperation' | 'metering'>,
   now: Date,
 ): LicenseSelection => {
   const due: string[] = [];
   const invalid: { licenseKey: string; error: string }[] = [];
   let stopped = 0;
   let oldest: number | undefined;
-  if (config.marketplace.pricingModel === 'contract' || config.metering.units.length === 0) {
-    return { due, stopped, invalid };
-  }
+  const metered = (product: Product) =>
+    product.pricingModel !== 'contract' && product.meteringUnits.length > 0;
+  if (!config.products.some(metered)) return { due, stopped, invalid };
   for (const item of items) {
     if (typeof item.licenseKey !== 'string') continue;
     let effects: ReturnType<typeof desiredEffects>;
     try {
-      effects = desiredEffects(parseLicenseRecord(item.lifecycle), { config });
+      const productCode = item.productCode ?? '';
+      if (!metered(productFor(config, productCode))) continue;
+      effects = desiredEffects(parseLicenseRecord(item.lifecycle), {
+        config: effectConfigFor(config, productCode),
+      });
     } catch (error) {
       invalid.push({
         licenseKey: item.licenseKey,
@@ -169,7 +172,7 @@ export const selectDueLicenses = (
 };
 
 export interface FanoutDeps {
-  readonly config: Pick<DeploymentConfig, 'marketplace' | 'plans' | 'revocation' | 'metering'>;
+  readonly config: Pick<DeploymentConfig, 'products' | 'revocation' | 'idoperation' | 'metering'>;
   /** Pages of licenses that may be metered (see `meterableLicenses`). */
   readonly licensePages: () => AsyncIterable<Partial<LicenseItem>[]>;
   readonly ledger: Pick<LedgerStore, 'pending' | 'recordOutcome' | 'pendingShards'>;
@@ -219,7 +222,8 @@ export const runFanout = async (
 
   // The hour's due licenses are queued before the sweep: after a long outage the sweep has a
   // large backlog to expire, and the hour must be queued even if the sweep runs out of time.
-  const unitCount = deps.config.metering.units.length;
+  // Messages are sized for the product with the most units (one message may hold any product's licenses).
+  const unitCount = Math.max(...deps.config.products.map((product) => product.meteringUnits.length));
   const dueMessages = planMeterMessages(due, { runHour: input.runHour, unitCount });
   await deps.enqueue(dueMessages);
 

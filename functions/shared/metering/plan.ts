@@ -1,4 +1,5 @@
-import { desiredEffects } from '../license/effects.js';
+import { productFor } from '../config.js';
+import { desiredEffects, effectConfigFor } from '../license/effects.js';
 import { parseLicenseRecord } from '../license/record.js';
 import { type BuyerIdentity, buyerIdentitySchema } from '../marketplace/identity.js';
 import type { LicenseItem } from '../store/licenses.js';
@@ -107,7 +108,10 @@ export const planLicense = async (run: RunContext, licenseKey: string): Promise<
     };
   }
   const identity = identityOf(item);
-  const effects = desiredEffects(parseLicenseRecord(item.lifecycle), { config });
+  const product = productFor(config, item.productCode);
+  const effects = desiredEffects(parseLicenseRecord(item.lifecycle), {
+    config: effectConfigFor(config, item.productCode),
+  });
   const status = effects.status;
   const episode = status.activeSince;
   if (episode !== undefined) run.episodes.set(licenseKey, episode);
@@ -116,8 +120,8 @@ export const planLicense = async (run: RunContext, licenseKey: string): Promise<
   const endsAt = status.endingSince === undefined ? undefined : new Date(status.endingSince);
 
   let skipReason: string | undefined;
-  if (config.marketplace.pricingModel === 'contract') skipReason = 'contractPricing';
-  else if (config.metering.units.length === 0) skipReason = 'noUnits';
+  if (product.pricingModel === 'contract') skipReason = 'contractPricing';
+  else if (product.meteringUnits.length === 0) skipReason = 'noUnits';
   else if (startsAt === undefined) skipReason = 'notActivated';
   else if (meteringState.stopped) skipReason = 'stopped';
   else if (effects.metering === 'closed' && !(mode !== 'hourly' && status.status === 'ended')) {
@@ -140,7 +144,7 @@ export const planLicense = async (run: RunContext, licenseKey: string): Promise<
           pendingHours: hours.hours,
           timeZone: config.metering.saasusDayTimeZone,
           meteringStartsAt: startsAt,
-          pricingModel: config.marketplace.pricingModel,
+          pricingModel: product.pricingModel,
           ...(deps.lateUsageHours === undefined ? {} : { lateUsageHours: deps.lateUsageHours }),
         })
       : { days: [], ledgerFrom: undefined };
@@ -186,22 +190,22 @@ export const planLicense = async (run: RunContext, licenseKey: string): Promise<
     if (tenantId && activationCounts) await captureBaseline(activationCounts);
 
     const entitled =
-      config.marketplace.pricingModel === 'contract-with-consumption'
+      product.pricingModel === 'contract-with-consumption'
         ? await (
             deps.readEntitlements ??
             (() => {
               throw new MeteringInputError('contract-with-consumption pricing needs an entitlement reader');
             })
-          )(identity)
+          )(identity, item.productCode)
         : undefined;
 
     const metered: MeteredHour[] = quantitiesToReport({
       pendingHours: hours.hours,
       timeZone,
       meteringStartsAt: startsAt,
-      pricingModel: config.marketplace.pricingModel,
+      pricingModel: product.pricingModel,
       ...(deps.lateUsageHours === undefined ? {} : { lateUsageHours: deps.lateUsageHours }),
-      units: config.metering.units,
+      units: product.meteringUnits,
       countsByDay,
       ledger,
       ledgerCompleteFrom: readFrom,

@@ -1,4 +1,4 @@
-import type { DeploymentConfig, MeteringUnit } from '../config.js';
+import type { MeteringUnit, Product } from '../config.js';
 import {
   IncompleteLedgerError,
   MeteringInputError,
@@ -64,7 +64,7 @@ import { accountsForUsage, type LedgerStatus, ledgerStatuses } from './outcomes.
  * usage (inside an allowance) is kept in the ledger (`recordOnly`) so that usage is remembered.
  */
 
-export type PricingModel = DeploymentConfig['marketplace']['pricingModel'];
+export type PricingModel = Product['pricingModel'];
 
 /** Usage reaching SaaSus up to this long after its day's last reported hour is still billed. */
 export const DEFAULT_LATE_USAGE_HOURS = 24;

@@ -19,13 +19,16 @@ import {
  * (clock, mode, counters, the crash checkpoint, the SaaSus day counts read once per run).
  */
 
-export type MeteringConfig = Pick<DeploymentConfig, 'marketplace' | 'plans' | 'revocation' | 'metering'>;
+export type MeteringConfig = Pick<DeploymentConfig, 'products' | 'revocation' | 'metering' | 'idoperation'>;
 
 /** SaaSus unit name → that day's count, for one tenant and day. */
 export type DayCountReader = (tenantId: string, day: string) => Promise<Readonly<Record<string, number>>>;
 
 /** Dimension → entitled quantity of the license (contract-with-consumption). */
-export type EntitlementReader = (identity: BuyerIdentity) => Promise<Readonly<Record<string, number>>>;
+export type EntitlementReader = (
+  identity: BuyerIdentity,
+  productCode: string,
+) => Promise<Readonly<Record<string, number>>>;
 
 /** The logger methods metering uses; a Powertools Logger fits. */
 export type MeteringLogger = Pick<Logger, 'info' | 'warn' | 'error'>;

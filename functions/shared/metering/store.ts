@@ -512,6 +512,8 @@ export const fanoutAttributes = [
   licensesTable.partitionKey.name,
   'status',
   'lifecycle',
+  // Which product's pricing and units apply (several products share one fan-out).
+  'productCode',
   meteringAttributes.cursor,
   meteringAttributes.stopped,
 ] as const;

@@ -1,7 +1,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import type { DeploymentConfig } from '../config.js';
+import { type DeploymentConfig, productFor, UnknownProductError } from '../config.js';
 import { RegistrationTokenError } from '../marketplace/errors.js';
 import type { ResolvedCustomer } from '../marketplace/resolve-customer.js';
 import { isRetryable } from '../retry.js';
@@ -148,11 +148,17 @@ export const createSignUpApp = (deps: SignUpAppDependencies) => {
       headers: event.headers,
     });
     const customer = await deps.resolveCustomer(request.token);
-    if (customer.productCode !== config.marketplace.productCode) {
-      logger.warn('Registration token for another product', { productCode: customer.productCode });
-      throw new HttpProblem(400, 'product-mismatch');
-    }
-    const identityMode = config.marketplace.identityMode;
+    // The token's product selects its plans; a listing this deployment does not serve writes nothing.
+    const product = (() => {
+      try {
+        return productFor(config, customer.productCode);
+      } catch (error) {
+        if (!(error instanceof UnknownProductError)) throw error;
+        logger.warn('Registration token for another product', { productCode: customer.productCode });
+        throw new HttpProblem(400, 'product-mismatch');
+      }
+    })();
+    const identityMode = product.identityMode;
     const licenseKey = identityMode === 'license' ? customer.licenseArn : customer.customerIdentifier;
     if (!licenseKey) {
       logger.warn('ResolveCustomer returned no identifier for the configured identity mode', {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '@aws-lambda-powertools/logger';
-import type { DeploymentConfig } from '../config.js';
+import { type DeploymentConfig, productFor } from '../config.js';
 import { type DomainEvent, domainEventTypes } from '../domain-events.js';
 import { IdoperationConflictError, IdoperationError } from '../idoperation/errors.js';
 import type { IdoperationClient } from '../idoperation/index.js';
@@ -338,7 +338,7 @@ export const createProvisioning = (deps: ProvisioningDependencies) => {
     tenantId: string,
     { existedBefore }: { existedBefore: boolean },
   ): Promise<void> => {
-    const productCode = license.productCode ?? config.marketplace.productCode;
+    const { productCode } = license;
     const claim = await deps.claims.claimTenant({
       productCode,
       tenantId,
@@ -481,7 +481,7 @@ export const createProvisioning = (deps: ProvisioningDependencies) => {
     const planId =
       provisioned(license).plan?.planId ??
       (planned ? await planned : undefined) ??
-      config.plans.defaultPlanId;
+      productFor(config, license.productCode).plans.defaultPlanId;
     const services = directoryServicesFor(directory.servicesByPlan, planId);
     // iDoperation has no lookup by email: remember that we tried, so a 409 after a crash can be
     // told apart from an account that existed before us.
@@ -611,7 +611,7 @@ export const createProvisioning = (deps: ProvisioningDependencies) => {
         // Not attached: free the tenant (a retry claims it again).
         if (!provisioned(license).tenant) {
           await deps.claims
-            .releaseTenant(license.productCode ?? config.marketplace.productCode, tenantId, licenseKey)
+            .releaseTenant(license.productCode, tenantId, licenseKey)
             .catch(() => logger.warn('Tenant claim not released', { licenseKey, tenantId }));
         }
         throw error;

@@ -18,6 +18,8 @@ import {
 
 export interface MeteringServiceSettings {
   readonly productCode: string;
+  /** The seller's other license-mode listings, whose licenses this endpoint meters as well. */
+  readonly otherProductCodes?: ReadonlySet<string>;
   readonly identityMode: 'license' | 'legacy';
   readonly now: () => Date;
   /** `sdk-model`: 24 h plus the month-end cutoff; a number: that many hours, plainly. */
@@ -125,7 +127,11 @@ export const meteringOperations = (
         throw new AwsJsonError('InvalidLicenseException', `${where}LicenseArn is required for this product`);
       }
       const license = registry.license(record.licenseArn);
-      if (license === undefined || license.productCode !== settings.productCode) {
+      const sellers =
+        license !== undefined &&
+        (license.productCode === settings.productCode ||
+          settings.otherProductCodes?.has(license.productCode));
+      if (license === undefined || !sellers) {
         throw new AwsJsonError(
           'InvalidLicenseException',
           `${where}LicenseArn is not a license of this product`,

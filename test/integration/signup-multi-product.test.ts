@@ -1,0 +1,84 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  browserFlow,
+  csrfFrom,
+  pageText,
+  type SignUpHarness,
+  sessionCookieFrom,
+  startSignUpHarness,
+  validRegistration,
+} from '../support/signup-harness.js';
+
+/**
+ * One fulfillment URL for several products: the token's product (from ResolveCustomer) selects
+ * that product's plans; a product the deployment does not serve is refused before anything is written.
+ */
+
+const ADDON_CODE = 'addon0product0code';
+const ADDON_PLAN = 'addon-plan-0001';
+
+let h: SignUpHarness;
+let flow: ReturnType<typeof browserFlow>;
+beforeAll(async () => {
+  h = await startSignUpHarness({
+    configure: (input) => {
+      const { plans, marketplace, metering } = input as Record<string, Record<string, unknown>>;
+      const { apiRegion, ...listing } = marketplace as Record<string, unknown>;
+      const { units, ...sharedMetering } = metering as Record<string, unknown>;
+      delete input.plans;
+      input.marketplace = { apiRegion };
+      input.metering = sharedMetering;
+      input.products = [
+        { ...listing, plans, meteringUnits: units },
+        {
+          productCode: ADDON_CODE,
+          productId: 'prod-addon0000001',
+          pricingModel: 'subscription',
+          plans: { byDimension: { seats: ADDON_PLAN }, defaultPlanId: ADDON_PLAN },
+        },
+      ];
+    },
+  });
+  flow = browserFlow(h.invoke);
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+const register = async (token: string, licenseKey: string) => {
+  const posted = await flow.fulfill(token);
+  expect(posted.statusCode).toBe(303);
+  const cookie = sessionCookieFrom(posted);
+  await h.activate(licenseKey);
+  const page = await flow.registrationPage(cookie);
+  const done = await flow.submit(cookie, { csrf: csrfFrom(page.body), ...validRegistration() });
+  expect(pageText(done.body)).toContain('Your account is ready');
+};
+
+describe('several products behind one fulfillment URL', () => {
+  it("gives a buyer of the second product that product's plan", async () => {
+    const buyer = h.newBuyer({ productCode: ADDON_CODE });
+    await register(buyer.token, buyer.licenseKey);
+    expect(await h.store.get(buyer.licenseKey)).toMatchObject({ productCode: ADDON_CODE });
+    const [tenant] = h.tenantsOf(buyer.licenseKey);
+    expect(tenant?.plan_id).toBe(ADDON_PLAN);
+  });
+
+  it("gives a buyer of the first product the first product's plan", async () => {
+    const buyer = h.newBuyer();
+    await register(buyer.token, buyer.licenseKey);
+    const [first] = h.config.products;
+    expect(h.tenantsOf(buyer.licenseKey)[0]?.plan_id).toBe(first?.plans.defaultPlanId);
+  });
+
+  it('refuses a token of a product not in the config with a clear page, writing nothing', async () => {
+    const before = (await h.licenseItems()).length;
+    const writes = h.saasusWrites();
+    const buyer = h.newBuyer({ productCode: 'notoneofours' });
+    const result = await flow.fulfill(buyer.token);
+    expect(result.statusCode).toBe(400);
+    expect(pageText(result.body)).toContain('This subscription is for another product');
+    expect((await h.licenseItems()).length).toBe(before);
+    expect(h.saasusWrites()).toBe(writes);
+  });
+});
