@@ -149,14 +149,9 @@ the benchmark.)`
     : `Every handler is within the budget, the largest at ${pct(Math.max(...bundle.functions.map((fn) => fn.bytes)) / bundle.budgetBytes)} of it.`
 }
 ${bundleHistoryText(bundleHistory)}
-**Tracer / X-Ray SDK:** the app does not use Powertools Tracer. A probe handler that creates a
-\`Tracer\` and annotates a segment, bundled with the same options, is ${kib(bundle.tracer.tracerBytes)} against
-${kib(bundle.tracer.baselineBytes)} for the trivial baseline: **+${kib(bundle.tracer.addedBytes)}** per handler, made of
-${bundle.tracer.topInputs
-  .slice(0, 4)
-  .map((input) => `${input.name} (${kib(input.bytes)})`)
-  .join(', ')}. The X-Ray SDK is CommonJS, so it is bundled through the \`createRequire\` banner and
-cannot be tree-shaken; its cold-init cost is measured below (\`tracer-probe\`).
+**Tracer / X-Ray SDK:** the app does not use Powertools Tracer (it is not a dependency): the X-Ray
+SDK is CommonJS, so every handler would bundle it whole through the \`createRequire\` banner and pay
+for it at every cold start.
 `;
 };
 
@@ -250,7 +245,6 @@ const coldComposition = (cold: ColdInitResult, namespaced: boolean): string => {
   const sdk = find('sdk-probe');
   const withMaps = find('sign-up-with-source-maps');
   const zod = find('sign-up-zod-namespace');
-  const tracer = find('tracer-probe');
   const baseline = find('baseline');
   if (!signUp || !sdk || !baseline) return '';
   const lines = [
@@ -266,11 +260,6 @@ function's ${ms(signUp.importMs.median)} ms import; the rest of the bundle
   if (zod && !namespaced) {
     lines.push(
       `Bundled with \`import * as z from 'zod'\` (the smaller bundle of section 1) it is ${ms(zod.coldMs.median)} ms (${delta(zod.coldMs.median - signUp.coldMs.median)}).`,
-    );
-  }
-  if (tracer) {
-    lines.push(
-      `**Tracer** adds ${ms(tracer.coldMs.median - baseline.coldMs.median)} ms to a trivial handler's cold init (${ms(tracer.importMs.median)} ms import for the X-Ray SDK and Tracer), before any segment is sent.`,
     );
   }
   return lines.join('\n');

@@ -151,8 +151,7 @@ const main = async (): Promise<number> => {
         ...(await runColdInit(
           synthesis,
           {
-            baselineDir: path.dirname(bundles.tracer.baselinePath),
-            tracerDir: path.dirname(bundles.tracer.bundlePath),
+            baselineDir: path.dirname(bundles.baselineProbePath),
             sdkDir: path.dirname(bundles.sdkProbePath),
             zodNamespaceSignUpDir: path.join(workDir, 'zod-namespace', 'sign-up', 'handler'),
           },

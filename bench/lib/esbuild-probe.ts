@@ -7,7 +7,7 @@ import { PROJECT_ROOT } from './synth.js';
  * Bundles a module with the esbuild options BridgeFunction gives NodejsFunction
  * (lib/constructs/bridge-function.ts): ESM for Node 24, minified, source map, metafile, the AWS SDK
  * bundled, the createRequire banner. Used for the baseline handler of the cold-init ratio and for
- * probes (Tracer, a zod import style) whose cost the summary explains.
+ * probes (the AWS SDK clients, a zod import style) whose cost the summary explains.
  */
 
 export const BRIDGE_BANNER =

@@ -9,9 +9,8 @@ import type { Synthesis } from '../lib/synth.js';
 /**
  * Bundle size of every Lambda function as `cdk synth` bundled it: bytes (minified), gzip bytes
  * (about what the deployment zip carries), what dominates them (input packages by bytes, from the
- * esbuild metafile next to each bundle) and the budget. Two probes bundled with the same options
- * explain costs: a handler using Powertools Tracer (the X-Ray SDK), and each handler compiled
- * with `import * as z from 'zod'` (what moves the zod share).
+ * esbuild metafile next to each bundle) and the budget. A probe bundled with the same options
+ * explains a cost: each handler compiled with `import * as z from 'zod'` (what moves the zod share).
  */
 
 /**
@@ -37,36 +36,19 @@ export interface BundleFigure {
   readonly zodNamespaceBytes: number;
 }
 
-export interface TracerProbe {
-  readonly baselineBytes: number;
-  readonly tracerBytes: number;
-  readonly addedBytes: number;
-  readonly topInputs: InputShare[];
-  readonly bundlePath: string;
-  readonly baselinePath: string;
-}
-
 export interface BundleResult {
   /** When the run that measured these figures started (set by run.ts). */
   readonly measuredAt?: string;
   readonly budgetBytes: number;
   readonly synthSeconds: number;
   readonly functions: BundleFigure[];
-  readonly tracer: TracerProbe;
+  /** A trivial handler bundled with the same options (the cold-init ratio's baseline). */
+  readonly baselineProbePath: string;
   /** A trivial handler importing the AWS SDK clients the functions use (for cold init). */
   readonly sdkProbePath: string;
 }
 
 const BASELINE_SOURCE = `export const handler = async (event) => ({ statusCode: 200, body: JSON.stringify({ ok: true, keys: Object.keys(event ?? {}).length }) });\n`;
-
-const TRACER_SOURCE = `import { Tracer } from '@aws-lambda-powertools/tracer';
-const tracer = new Tracer({ serviceName: 'bench-probe' });
-export const handler = async (event) => {
-  const segment = tracer.getSegment();
-  tracer.putAnnotation('probe', true);
-  return { statusCode: 200, body: JSON.stringify({ ok: true, traced: segment !== undefined, keys: Object.keys(event ?? {}).length }) };
-};
-`;
 
 /** The AWS SDK clients the functions import (external: loaded from node_modules at init). */
 const SDK_SOURCE = `import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -121,26 +103,15 @@ export const runBundleSizes = async (synthesis: Synthesis, workDir: string): Pro
     writeProbe(probeDir, 'baseline.mjs', BASELINE_SOURCE),
     path.join(workDir, 'baseline'),
   );
-  const tracer = await bundleLikeBridgeFunction(
-    writeProbe(probeDir, 'tracer.mjs', TRACER_SOURCE),
-    path.join(workDir, 'tracer'),
-  );
   const sdk = await bundleLikeBridgeFunction(
     writeProbe(probeDir, 'sdk.mjs', SDK_SOURCE),
     path.join(workDir, 'sdk'),
   );
   return {
     budgetBytes: BUNDLE_BUDGET_BYTES,
+    baselineProbePath: baseline.bundlePath,
     sdkProbePath: sdk.bundlePath,
     synthSeconds: Math.round(synthesis.seconds * 10) / 10,
     functions,
-    tracer: {
-      baselineBytes: baseline.bytes,
-      tracerBytes: tracer.bytes,
-      addedBytes: tracer.bytes - baseline.bytes,
-      topInputs: inputsByPackage(tracer.metafile).slice(0, 6),
-      bundlePath: tracer.bundlePath,
-      baselinePath: baseline.bundlePath,
-    },
   };
 };

@@ -13,7 +13,7 @@ import { startWorld, type World } from '../lib/world.js';
  * Cold init: a fresh Node process imports a bundled handler (a staged copy of its asset directory
  * with the AWS SDK resolvable next to it, the environment of its template, NODE_OPTIONS included)
  * and completes its first invocation against the emulators. Every function, a trivial baseline
- * handler bundled with the same esbuild options and a Tracer probe are measured round-robin in the
+ * handler bundled with the same esbuild options and the probes are measured round-robin in the
  * same run, each in `runs` fresh processes; the ratio is median(function) / median(baseline).
  */
 
@@ -157,7 +157,6 @@ export const runColdInit = async (
   synthesis: Synthesis,
   probes: {
     readonly baselineDir: string;
-    readonly tracerDir: string;
     readonly sdkDir: string;
     readonly zodNamespaceSignUpDir: string;
   },
@@ -194,14 +193,6 @@ export const runColdInit = async (
         entry: '(trivial handler, same esbuild options)',
         firstEvent: '{}',
         bundlePath: stageBundle(probes.baselineDir, path.join(workDir, 'cold', 'baseline')),
-        env: probeEnv,
-        event: async () => ({}),
-      },
-      {
-        name: 'tracer-probe',
-        entry: '(trivial handler + Powertools Tracer)',
-        firstEvent: '{}',
-        bundlePath: stageBundle(probes.tracerDir, path.join(workDir, 'cold', 'tracer')),
         env: probeEnv,
         event: async () => ({}),
       },
