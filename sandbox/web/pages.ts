@@ -171,9 +171,9 @@ ${table(
               hidden('licenseArn', row.licenseArn),
               hidden('kind', 'agreement-amended'),
               hidden('licenseUpdated', '1'),
-              sandboxProduct(config).pricingModel === 'subscription'
-                ? raw('')
-                : select('dimension', planOptions(sandbox), otherDimension),
+              // The agreement's dimension changes for every listing; on a subscription listing it
+              // grants no plan (see the note above), which the scenario shows.
+              select('dimension', planOptions(sandbox), otherDimension),
             ],
             'Amend',
             '',
@@ -622,7 +622,11 @@ ${
 };
 
 /** A failed attempt whose retry (same request id) succeeded is not a failure a person must act on. */
-const invocationOutcome = (row: Snapshot['invocations'][number], succeeded: ReadonlySet<string>): Html => {
+/** An invocation's outcome; a failure whose request later succeeded (a retry) is not shown as a failure. */
+export const invocationOutcome = (
+  row: Snapshot['invocations'][number],
+  succeeded: ReadonlySet<string>,
+): Html => {
   if (row.ok) return badge('ok', 'ok');
   const error = html`${row.error?.errorType ?? 'error'}: ${row.error?.errorMessage ?? ''}`;
   return succeeded.has(row.requestId)

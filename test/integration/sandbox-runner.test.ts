@@ -30,8 +30,15 @@ describe('sandbox runner (real stack)', () => {
     expect(page).toContain('Subscribe on AWS Marketplace');
     expect(page).toContain('What AWS does later');
     expect(page).toContain('What the SaaS does (SaaSus API)');
-    for (const dimension of Object.keys(onlyProduct(running().config).plans.byDimension))
-      expect(page).toContain(`value="${dimension}"`);
+    const product = onlyProduct(running().config);
+    if (product.pricingModel === 'subscription') {
+      // No entitlement to pick: the page says which plan a new subscriber gets.
+      expect(page).toContain('data-plan-note');
+      expect(page).not.toContain('<select name="dimension"');
+    } else {
+      for (const dimension of Object.keys(product.plans.byDimension))
+        expect(page).toContain(`value="${dimension}"`);
+    }
   });
 
   it('serves the dashboard and its refresh fragment', async () => {
