@@ -4,9 +4,9 @@ import { describe, expect, it } from 'vitest';
 
 /**
  * Every declared dependency is used. The rule, made checkable:
- * - a runtime dependency (`dependencies`) is imported by what ships: the Lambda code
- *   (`functions/`) or the operator's command-line tool (`cli/`, the package's `bin`); anything
- *   else belongs in `devDependencies`;
+ * - a runtime dependency (`dependencies`) is imported by the Lambda code, `functions/`: that is
+ *   all that is deployed, so anything else (the operator's tool in `cli/` included, which runs
+ *   from the clone through tsx) belongs in `devDependencies`;
  * - a dev dependency is imported by any source file of the project, or runs as a command: its
  *   executable (the package's `bin`) is called by a package.json script, `.ci/run` or cdk.json's
  *   `app`; `@types/x` counts when `x` is imported or named in tsconfig's `types`; a package that a
@@ -81,7 +81,7 @@ const tsconfigTypes = (JSON.parse(read('tsconfig.json')) as { compilerOptions: {
 
 /** Declared dependencies that the rule above finds unused. */
 const unusedDependencies = (declared: PackageJson): string[] => {
-  const runtimeImports = importedBy([...walk('functions'), ...walk('cli')]);
+  const runtimeImports = importedBy(walk('functions'));
   const projectImports = importedBy([...sourceDirectories.flatMap(walk), ...rootSources]);
   const unusedRuntime = Object.keys(declared.dependencies ?? {}).filter((name) => !runtimeImports.has(name));
   const unusedDev = Object.keys(declared.devDependencies ?? {}).filter((name) => {
@@ -97,7 +97,7 @@ const unusedDependencies = (declared: PackageJson): string[] => {
 };
 
 describe('declared dependencies', () => {
-  it('are each used: runtime ones by functions/ or cli/, dev ones by the project or as a command', () => {
+  it('are each used: runtime ones by functions/, dev ones by the project or as a command', () => {
     expect(unusedDependencies(manifest)).toEqual([]);
   });
 
