@@ -135,4 +135,29 @@ describe('several products behind one fulfillment URL', () => {
     expect(h.saasusWrites()).toBe(writes);
     expect((await h.store.get(stranger.licenseKey))?.tenantId).toBeUndefined();
   });
+
+  it("links the second product's license through the SaaS sign-in to the tenant of the first, which keeps its plan and license attribute", async () => {
+    const first = h.newBuyer();
+    await register(first.token, first.licenseKey);
+    const holder = await h.store.get(first.licenseKey);
+    const tenantId = String(holder?.tenantId);
+    const adminUserId = String((holder?.provisioning?.saasUser as { userId?: string } | undefined)?.userId);
+
+    const addon = h.newBuyer({ account: first.account, productCode: ADDON_CODE });
+    const { cookie: registrationCookie } = await flow.begin(addon.token);
+    await h.activate(addon.licenseKey);
+    const { cookie, state } = await flow.startLink(registrationCookie);
+    const choice = await flow.linkCallback(cookie, state, h.saasus.mintUserCredentials(adminUserId).code);
+    expect(choice.body).toContain(`name="tenantId" value="${tenantId}"`);
+    const linked = await flow.post('/link', sessionCookieFrom(choice), {
+      csrf: csrfFrom(choice.body),
+      tenantId,
+      confirm: 'yes',
+    });
+    expect(linked.statusCode).toBe(200);
+    const tenant = h.saasus.state.tenant(tenantId);
+    expect(tenant?.attributes).toMatchObject({ [LICENSE_ATTRIBUTE]: first.licenseKey });
+    expect(tenant?.plan_id).toBe(h.config.products[0]?.plans.defaultPlanId);
+    expect(await h.store.get(addon.licenseKey)).toMatchObject({ tenantId, status: 'active' });
+  });
 });
