@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LICENSE_ATTRIBUTE } from '#shared/signup/provisioning';
+import { ADDON_PLAN_ID, ADDON_PRODUCT_CODE, withAddonProduct } from '../support/config.js';
 import {
   browserFlow,
   csrfFrom,
@@ -15,31 +16,13 @@ import {
  * that product's plans; a product the deployment does not serve is refused before anything is written.
  */
 
-const ADDON_CODE = 'addon0product0code';
-const ADDON_PLAN = 'addon-plan-0001';
+const ADDON_CODE = ADDON_PRODUCT_CODE;
+const ADDON_PLAN = ADDON_PLAN_ID;
 
 let h: SignUpHarness;
 let flow: ReturnType<typeof browserFlow>;
 beforeAll(async () => {
-  h = await startSignUpHarness({
-    configure: (input) => {
-      const { plans, marketplace, metering } = input as Record<string, Record<string, unknown>>;
-      const { apiRegion, ...listing } = marketplace as Record<string, unknown>;
-      const { units, ...sharedMetering } = metering as Record<string, unknown>;
-      delete input.plans;
-      input.marketplace = { apiRegion };
-      input.metering = sharedMetering;
-      input.products = [
-        { ...listing, plans, meteringUnits: units },
-        {
-          productCode: ADDON_CODE,
-          productId: 'prod-addon0000001',
-          pricingModel: 'subscription',
-          plans: { byDimension: { seats: ADDON_PLAN }, defaultPlanId: ADDON_PLAN },
-        },
-      ];
-    },
-  });
+  h = await startSignUpHarness({ configure: withAddonProduct });
   flow = browserFlow(h.invoke);
 });
 afterAll(async () => {

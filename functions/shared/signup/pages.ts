@@ -63,6 +63,7 @@ const text = {
     linkIntro: 'Already have an account with us?',
     buyerTenantIntro: 'Your AWS account already has an account with us for another subscription:',
     buyerTenantAction: 'Add this subscription to that account',
+    buyerTenantOr: 'Or create a separate account:',
     linkAction: 'Link this subscription to my existing account',
     readyTitle: 'Your account is ready',
     readyBody:
@@ -152,6 +153,7 @@ const text = {
     linkIntro: 'すでにアカウントをお持ちですか?',
     buyerTenantIntro: 'この AWS アカウントは、別のサブスクリプションですでにアカウントをお持ちです:',
     buyerTenantAction: 'このサブスクリプションをそのアカウントに追加する',
+    buyerTenantOr: 'または、別のアカウントを作成します:',
     linkAction: 'このサブスクリプションを既存のアカウントに紐付ける',
     readyTitle: 'アカウントの準備ができました',
     readyBody:
@@ -434,6 +436,7 @@ ${awsAccountNotice(t, awsAccountId)}${
 <p>${escapeHtml(t.buyerTenantIntro)} <strong>${escapeHtml(buyerTenant.name)}</strong></p>
 <button type="submit">${escapeHtml(t.buyerTenantAction)}</button>
 </form>
+<p class="muted">${escapeHtml(t.buyerTenantOr)}</p>
 `
     : ''
 }
