@@ -27,6 +27,8 @@ import { runSignUp } from './scenarios/signup.js';
  *                       their figures from the previous bench/results/latest.json
  *   --metering-sizes    licenses per metering case (default 1000,10000,100000)
  *   --dimensions        dimensions per metering case, each size runs once per value (default 1,2,3)
+ *   --products N        listings sharing the one BatchMeterUsage quota in the metering cases, the
+ *                       licenses spread over them in turn (default 1)
  *   --dynamo-latency-ms added to every DynamoDB request in the metering cases (default 10)
  *   --saasus-latency-ms added to every SaaSus call in the metering cases (default 150)
  *   --fanout-backlog N  also run the hourly fan-out after an outage: N licenses × 3 with pending
@@ -50,6 +52,7 @@ const { values } = parseArgs({
     'metering-sizes': { type: 'string' },
     compression: { type: 'string', default: '1' },
     dimensions: { type: 'string', default: '1,2,3' },
+    products: { type: 'string', default: '1' },
     'fanout-backlog': { type: 'string' },
     'dynamo-latency-ms': { type: 'string', default: '10' },
     'saasus-latency-ms': { type: 'string', default: '150' },
@@ -218,6 +221,8 @@ const main = async (): Promise<number> => {
         .filter((count) => Number.isInteger(count) && count > 0);
       const dynamoLatencyMs = Number(values['dynamo-latency-ms']);
       const saasusLatencyMs = Number(values['saasus-latency-ms']);
+      const products = Number(values.products);
+      if (!Number.isInteger(products) || products < 1) throw new Error('--products takes a whole number ≥ 1');
       const largest = Math.max(...sizes);
       const figures: MeteringFigure[] = [];
       for (const licenses of sizes) {
@@ -227,7 +232,7 @@ const main = async (): Promise<number> => {
           const figure = {
             ...(await runMeteringCase(
               synthesis,
-              { licenses, dimensions, compression, dynamoLatencyMs, saasusLatencyMs },
+              { licenses, dimensions, compression, dynamoLatencyMs, saasusLatencyMs, products },
               log,
             )),
             runAt: runStartedAt,
@@ -241,6 +246,7 @@ const main = async (): Promise<number> => {
             `${JSON.stringify({
               licenses: figure.licenses,
               dimensions: figure.dimensions,
+              ...(figure.products ? { products: figure.products } : {}),
               quotaShare: figure.ratio,
               throttledCalls: figure.calls.throttled,
               calls: figure.calls.total,

@@ -52,6 +52,8 @@ export interface Agreement {
   readonly customerAwsAccountId: string;
   agreementId: string;
   readonly offerId: string;
+  /** The listing the buyer subscribed to (the config's first product when absent). */
+  readonly productCode?: string;
   /** The dimension (plan) the buyer chose. */
   dimension: string;
   readonly startedAt: string;

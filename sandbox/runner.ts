@@ -3,7 +3,7 @@ import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
-import { type DeploymentConfig, parseDeploymentConfig } from '#shared/config';
+import { type DeploymentConfig, parseDeploymentConfig, productFor } from '#shared/config';
 import { createSaasusClient, type SaasusClient } from '#shared/saasus/client';
 import { staticSecretSource } from '#shared/secrets';
 import { type ClockOptions, SimulatedClock, SimulatedTimers } from './clock.js';
@@ -196,6 +196,8 @@ export interface Sandbox {
 export interface SubscribeInput {
   readonly customerAwsAccountId: string;
   readonly dimension: string;
+  /** The listing bought; defaults to the config's first product. */
+  readonly productCode?: string;
   /** Also emit what AWS emits at purchase time (Agreement Created, License Updated). Default true. */
   readonly emitPurchaseEvents?: boolean;
 }
@@ -779,13 +781,19 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
     retry: { retries: 0 },
     logger: { info: () => {}, warn: () => {} },
   });
-  const listing = {
-    productId: sandboxProduct(config).productId,
-    productCode: sandboxProduct(config).productCode,
-    sellerAccount: account,
-    region,
+  /** The listing of a purchase (each product is a listing of its own) and whether it grants entitlements. */
+  const listingOf = (productCode: string | undefined) => {
+    const product = productCode === undefined ? sandboxProduct(config) : productFor(config, productCode);
+    return {
+      listing: {
+        productId: product.productId,
+        productCode: product.productCode,
+        sellerAccount: account,
+        region,
+      },
+      contract: product.pricingModel !== 'subscription',
+    };
   };
-  const contract = sandboxProduct(config).pricingModel !== 'subscription';
 
   let startupMs = 0;
   const sandbox: Sandbox = {
@@ -837,7 +845,11 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
     saasus: () => saasusClient,
     publish: (event, bus) => publish(event, bus),
     subscribe(input) {
-      const license = marketplace.addLicense({ customerAwsAccountId: input.customerAwsAccountId });
+      const { listing, contract } = listingOf(input.productCode);
+      const license = marketplace.addLicense({
+        customerAwsAccountId: input.customerAwsAccountId,
+        productCode: listing.productCode,
+      });
       const token = marketplace.mintToken({
         customerAwsAccountId: input.customerAwsAccountId,
         licenseArn: license.licenseArn,
@@ -847,6 +859,7 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
       const agreement: Agreement = {
         licenseArn: license.licenseArn,
         customerAwsAccountId: input.customerAwsAccountId,
+        productCode: listing.productCode,
         agreementId: newAgreementId(),
         offerId: newOfferId(),
         dimension: input.dimension,
@@ -863,6 +876,7 @@ export const startSandbox = async (options: SandboxOptions = {}): Promise<Sandbo
     emitMarketplaceEvent(licenseArn, kind, eventOptions = {}) {
       const agreement = agreements.get(licenseArn);
       if (!agreement) throw new Error(`No purchase for license ${licenseArn} on the buyer simulator`);
+      const { listing, contract } = listingOf(agreement.productCode);
       let previousAgreementId: string | undefined;
       if (kind === 'agreement-amended' && eventOptions.dimension) {
         agreement.dimension = eventOptions.dimension;

@@ -17,6 +17,7 @@ export interface MeteringLicense {
   readonly licenseKey: string;
   readonly tenantId: string;
   readonly account: string;
+  readonly productCode: string;
   /** API calls recorded after activation (0 for most). */
   readonly apiCalls: number;
 }
@@ -41,7 +42,12 @@ export const seedMeteringLicenses = async (
   const licenses: MeteringLicense[] = [];
   for (let index = 0; index < options.count; index++) {
     const account = String((options.accountBase ?? 200_000_000_000) + index);
-    const emulated = world.marketplace.addLicense({ customerAwsAccountId: account });
+    // Several listings share the licenses in turn.
+    const product = world.products[index % world.products.length] ?? world.product;
+    const emulated = world.marketplace.addLicense({
+      customerAwsAccountId: account,
+      productCode: product.productCode,
+    });
     const tenant = world.saasus.seedTenant({
       name: `metered ${index}`,
       back_office_staff_email: 'ops@seller.example',
@@ -50,6 +56,7 @@ export const seedMeteringLicenses = async (
       licenseKey: emulated.licenseArn,
       tenantId: String(tenant.id),
       account,
+      productCode: product.productCode,
       apiCalls: index % usageEvery === 0 ? (index % 97) + 1 : 0,
     });
   }
@@ -58,7 +65,7 @@ export const seedMeteringLicenses = async (
     identityMode: 'license',
     licenseArn: license.licenseKey,
     customerAwsAccountId: license.account,
-    productCode: world.product.productCode,
+    productCode: license.productCode,
     status: 'active',
     meteringShard: meteringShardOf(license.licenseKey),
     createdAt: activeAt,
@@ -85,15 +92,16 @@ export const seedMeteringLicenses = async (
       requests = (result.UnprocessedItems?.[tableName] ?? []) as Record<string, unknown>[];
     }
   });
-  const unit =
-    world.product.meteringUnits.find((candidate) => candidate.aggregation === 'sum')?.saasusUnit ??
-    'api_calls';
+  const unitOf = (productCode: string) =>
+    (
+      world.products.find((candidate) => candidate.productCode === productCode) ?? world.product
+    ).meteringUnits.find((candidate) => candidate.aggregation === 'sum')?.saasusUnit ?? 'api_calls';
   const usageSeconds = Math.floor(options.usageAt.getTime() / 1000);
   await mapConcurrent(
     licenses.filter((license) => license.apiCalls > 0),
     32,
     (license) =>
-      world.saasusClient.updateMeteringCountAt(license.tenantId, unit, usageSeconds, {
+      world.saasusClient.updateMeteringCountAt(license.tenantId, unitOf(license.productCode), usageSeconds, {
         method: 'add',
         count: license.apiCalls,
       }),

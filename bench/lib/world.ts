@@ -62,6 +62,11 @@ export interface WorldOptions {
   readonly dynamoLatencyMs?: number;
   /** Meter only the first N of the example config's units (dimensions). */
   readonly meteringDimensions?: number;
+  /**
+   * Listings sharing the one BatchMeterUsage quota (default 1): the second is the example's listing
+   * again under another product code, with SaaSus units of its own (one unit per product).
+   */
+  readonly products?: number;
   /** Marketplace quota (calls per second per operation). */
   readonly marketplaceCallsPerSecond?: number;
   /** Business clock of the emulators (the functions get the same one through BENCH_CLOCK_OFFSET_MS). */
@@ -146,6 +151,8 @@ export interface World {
   readonly config: DeploymentConfig;
   /** The listing the bench plays (the example's one product). */
   readonly product: Product;
+  /** Every listing played (`products`), the first being `product`. */
+  readonly products: readonly Product[];
   /** The config as the functions get it (BRIDGE_CONFIG), emulator URLs filled in. */
   readonly configInput: SingleProductConfigInput;
   readonly dynamo: LocalDynalite;
@@ -183,9 +190,23 @@ export const startWorld = async (options: WorldOptions = {}): Promise<World> => 
   if (options.meteringDimensions !== undefined && input.metering?.units) {
     input.metering.units = input.metering.units.slice(0, options.meteringDimensions);
   }
-  const base = parseDeploymentConfig(input);
-  // The bench plays the example's one listing.
-  const product = productFor(base, input.marketplace.productCode);
+  const parsed = parseDeploymentConfig(input);
+  // The bench plays the example's listing, and with `products` more copies of it under other codes.
+  const product = productFor(parsed, input.marketplace.productCode);
+  const products: Product[] = Array.from({ length: Math.max(1, options.products ?? 1) }, (_, index) =>
+    index === 0
+      ? product
+      : {
+          ...product,
+          productCode: `benchlisting${index}`,
+          productId: `prod-benchlisting${index}`,
+          meteringUnits: product.meteringUnits.map((unit) => ({
+            ...unit,
+            saasusUnit: `${unit.saasusUnit}_listing${index}`,
+          })),
+        },
+  );
+  const base = { ...parsed, products };
   const dynamo = await startDynaliteProcess(options.dynamoLatencyMs);
   const tables: Record<string, string> = await createLocalTables(dynamo.client, 'bench');
   const queued: SentMessage[] = [];
@@ -208,6 +229,9 @@ export const startWorld = async (options: WorldOptions = {}): Promise<World> => 
     }),
     startMarketplaceEmulator({
       productCode: product.productCode,
+      ...(products.length > 1
+        ? { otherProductCodes: products.slice(1).map((other) => other.productCode) }
+        : {}),
       identityMode: product.identityMode,
       now,
       meteringWindowHours: base.metering.allowedWindowHours,
@@ -252,8 +276,9 @@ export const startWorld = async (options: WorldOptions = {}): Promise<World> => 
   });
 
   return {
-    config,
+    config: { ...config, products },
     product,
+    products,
     configInput: input,
     dynamo,
     tables,
@@ -273,7 +298,7 @@ export const startWorld = async (options: WorldOptions = {}): Promise<World> => 
         const bridgeConfig = JSON.parse(environment.BRIDGE_CONFIG) as Record<string, Record<string, unknown>>;
         if (bridgeConfig.saasus) bridgeConfig.saasus.apiBaseUrl = saasus.url;
         if (bridgeConfig.idoperation) bridgeConfig.idoperation.baseUrl = `${idoperation.url}/v1`;
-        if (options.meteringDimensions !== undefined)
+        if (options.meteringDimensions !== undefined || products.length > 1)
           Object.assign(bridgeConfig, { products: base.products });
         environment.BRIDGE_CONFIG = JSON.stringify(bridgeConfig);
       }

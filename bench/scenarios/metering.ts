@@ -40,6 +40,8 @@ export interface MeteringCase {
   readonly saasusLatencyMs: number;
   /** Quota and client rate multiplied by this (1 = real time). */
   readonly compression: number;
+  /** Listings sharing the quota, the licenses spread over them in turn (default 1). */
+  readonly products?: number;
 }
 
 /** A figure an earlier run measured for the same size (kept when a rerun replaces it). */
@@ -56,6 +58,8 @@ export interface MeteringFigure {
   readonly runAt?: string;
   readonly licenses: number;
   readonly dimensions?: number;
+  /** Listings sharing the quota (absent: one). */
+  readonly products?: number;
   readonly dynamoLatencyMs?: number;
   readonly saasusLatencyMs?: number;
   /** os.loadavg() right before the run (1, 5, 15 minutes). */
@@ -144,6 +148,7 @@ export const runMeteringCase = async (
     saasusLatencyMs: testCase.saasusLatencyMs,
     dynamoLatencyMs: testCase.dynamoLatencyMs,
     meteringDimensions: testCase.dimensions,
+    ...(testCase.products ? { products: testCase.products } : {}),
     marketplaceLatencyMs: 50,
     marketplaceCallsPerSecond: QUOTA_CALLS_PER_SECOND * k,
     clockOffsetMs: CLOCK_START - Date.now(),
@@ -321,6 +326,7 @@ export const runMeteringCase = async (
     return {
       licenses: testCase.licenses,
       dimensions: world.product.meteringUnits.length,
+      ...(world.products.length > 1 ? { products: world.products.length } : {}),
       dynamoLatencyMs: testCase.dynamoLatencyMs,
       saasusLatencyMs: testCase.saasusLatencyMs,
       loadAverageBefore,

@@ -51,7 +51,11 @@ const app = createSignUpApp({
     saasus: runtime.saasus(),
     idoperation: runtime.idoperation(),
     publish: (events) => runtime.publisher().publish(events),
-    planFor: createPlanResolver({ config, entitlementClient: runtime.entitlementClient }),
+    planFor: createPlanResolver({
+      config,
+      entitlementClient: runtime.entitlementClient,
+      store: runtime.licenses(),
+    }),
     recordMetric: (name) => metrics.addMetric(name, MetricUnit.Count, 1),
     logger,
   }),

@@ -30,7 +30,7 @@ const MINUTE_MS = 60_000;
 /** The agreement event for a license AWS had not told us about yet fails until License Updated is in. */
 const EXPECTED_FAILURE = 'LicenseNotLocatedError';
 
-const formWith = (page: PageResponse, action: string, fields: Record<string, string> = {}) => {
+export const formWith = (page: PageResponse, action: string, fields: Record<string, string> = {}) => {
   const form = page.forms.find(
     (candidate) =>
       candidate.action.endsWith(action) &&
@@ -40,10 +40,10 @@ const formWith = (page: PageResponse, action: string, fields: Record<string, str
   return form;
 };
 
-const flashOf = (page: PageResponse) =>
+export const flashOf = (page: PageResponse) =>
   /<p class="flash( error)?">([\s\S]*?)<\/p>/.exec(page.html)?.[2]?.replace(/&quot;/g, '"') ?? '';
 
-const headingOf = (page: PageResponse) => /<h1[^>]*>([\s\S]*?)<\/h1>/.exec(page.html)?.[1]?.trim();
+export const headingOf = (page: PageResponse) => /<h1[^>]*>([\s\S]*?)<\/h1>/.exec(page.html)?.[1]?.trim();
 
 /** What billing should show: one row per dimension and hour, as the ledger and AWS each record it. */
 const billedRow = (row: { dimension: string; hour: string; quantity: number; meteringRecordId?: string }) =>

@@ -90,6 +90,19 @@ ${
     ? html`<form method="post" action="/actions/subscribe" class="stack">
 ${select('account', accounts, presetAccounts[0], 'Buyer AWS account')}
 ${
+  config.products.length > 1
+    ? select(
+        'product',
+        config.products.map((product) => ({
+          value: product.productCode,
+          label: `${product.productCode} (${product.pricingModel})`,
+        })),
+        config.products[0]?.productCode,
+        'Listing (another listing takes its own first plan)',
+      )
+    : ''
+}
+${
   sandboxProduct(config).pricingModel === 'subscription'
     ? subscriptionPlanNote(sandbox)
     : select('dimension', planOptions(sandbox), undefined, 'Dimension / plan')

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { productFor } from '#shared/config';
 import { serveHttpApi } from '../http-api.js';
 import { sandboxProduct } from '../listing.js';
 import {
@@ -95,11 +96,16 @@ ${freeTrial ? html`<input type="hidden" name="x-amzn-marketplace-offer-type" val
     async '/actions/subscribe'(form) {
       const account =
         form.get('account') === 'new' || !form.get('account') ? randomAccount() : String(form.get('account'));
-      const dimension = String(
-        form.get('dimension') ?? Object.keys(sandboxProduct(sandbox.config).plans.byDimension)[0] ?? '',
-      );
+      const product = form.get('product')
+        ? productFor(sandbox.config, String(form.get('product')))
+        : sandboxProduct(sandbox.config);
+      const dimensions = Object.keys(product.plans.byDimension);
+      // The plan picker lists the first product's plans: another product takes its own first one.
+      const chosen = form.get('dimension');
+      const dimension = chosen && dimensions.includes(chosen) ? chosen : (dimensions[0] ?? '');
       const { token } = sandbox.subscribe({
         customerAwsAccountId: account,
+        productCode: product.productCode,
         dimension,
         emitPurchaseEvents: form.get('emitEvents') === '1',
       });

@@ -62,6 +62,14 @@ describe('sandbox scenarios', () => {
     expect(code).toBe(0);
   }, 180_000);
 
+  it('plays one buyer of two products on config/example-multi-product.json and exits 0', async () => {
+    const { code, output } = await runStart(['--scenario', 'multi-product', '--quiet']);
+    expect(output).toContain('(config/example-multi-product.json)');
+    expect(output).toMatch(/Scenario multi-product passed: (\d+)\/\1 expectations held in 7 steps\./);
+    expect(output).not.toContain('✗');
+    expect(code).toBe(0);
+  }, 180_000);
+
   it('refuses an unknown scenario with exit code 2', async () => {
     const { code, output } = await runStart(['--scenario', 'no-such-story']);
     expect(output).toContain('Unknown scenario "no-such-story"');

@@ -60,3 +60,29 @@ export const onlyProduct = (config: Pick<DeploymentConfig, 'products'>): Product
 /** The effect config of the only product's licenses. */
 export const effectConfig = (config: DeploymentConfig): EffectConfig =>
   effectConfigFor(config, onlyProduct(config).productCode);
+
+/** The product code of the add-on `withAddonProduct` lists second. */
+export const ADDON_PRODUCT_CODE = 'addon0product0code';
+export const ADDON_PLAN_ID = 'addon-plan-0001';
+
+/**
+ * Turns the single-product form of the example into a products list: the example's listing first,
+ * then a subscription add-on with a plan of its own (for the sign-up harness's `configure`).
+ */
+export const withAddonProduct = (input: Record<string, unknown>): void => {
+  const { plans, marketplace, metering } = input as Record<string, Record<string, unknown>>;
+  const { apiRegion, ...listing } = marketplace as Record<string, unknown>;
+  const { units, ...sharedMetering } = metering as Record<string, unknown>;
+  delete input.plans;
+  input.marketplace = { apiRegion };
+  input.metering = sharedMetering;
+  input.products = [
+    { ...listing, plans, meteringUnits: units },
+    {
+      productCode: ADDON_PRODUCT_CODE,
+      productId: 'prod-addon0000001',
+      pricingModel: 'subscription',
+      plans: { byDimension: { seats: ADDON_PLAN_ID }, defaultPlanId: ADDON_PLAN_ID },
+    },
+  ];
+};

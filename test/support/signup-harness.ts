@@ -327,7 +327,11 @@ export const startSignUpHarness = async (options: SignUpHarnessOptions = {}): Pr
         saasus: runtime.saasus(),
         idoperation: runtime.idoperation(),
         publish: (events) => runtime.publisher().publish(events),
-        planFor: createPlanResolver({ config: runtime.config, entitlementClient: runtime.entitlementClient }),
+        planFor: createPlanResolver({
+          config: runtime.config,
+          entitlementClient: runtime.entitlementClient,
+          store: runtime.licenses(),
+        }),
         logger,
         ...(hooks.afterStep ? { afterStep: hooks.afterStep } : {}),
       }),

@@ -6,9 +6,10 @@ import { RegistrationTokenError } from '../marketplace/errors.js';
 import type { ResolvedCustomer } from '../marketplace/resolve-customer.js';
 import { isRetryable } from '../retry.js';
 import { SaasusApiError } from '../saasus/errors.js';
-import type { LicenseStore } from '../store/licenses.js';
+import type { LicenseItem, LicenseStore } from '../store/licenses.js';
 import type { SignUpClaims } from '../store/sign-up-claims.js';
 import {
+  BUYER_TENANT_CHOICE,
   createPages,
   type ErrorPageKind,
   type Language,
@@ -191,6 +192,28 @@ export const createSignUpApp = (deps: SignUpAppDependencies) => {
     return redirect(`${base}/register`, [sessionCookie(cookieValue, ttl)]);
   };
 
+  /**
+   * The tenant the buyer's AWS account already holds through a live license of another product
+   * (ResolveCustomer proved the account): a buyer adding a listing keeps one tenant.
+   */
+  const buyerTenantOf = async (
+    license: LicenseItem,
+  ): Promise<{ tenantId: string; name: string } | undefined> => {
+    if (config.products.length < 2 || !license.customerAwsAccountId) return undefined;
+    const held = (await store.findByAccount(license.customerAwsAccountId)).find(
+      (other) =>
+        other.productCode !== license.productCode &&
+        other.status !== 'ended' &&
+        typeof other.tenantId === 'string' &&
+        other.tenantId !== '' &&
+        other.provisioning?.completed !== undefined,
+    );
+    if (!held?.tenantId) return undefined;
+    const registration = held.provisioning?.registration as { tenantName?: unknown } | undefined;
+    const name = typeof registration?.tenantName === 'string' ? registration.tenantName : held.tenantId;
+    return { tenantId: held.tenantId, name };
+  };
+
   const showRegistration = async (event: APIGatewayProxyEventV2, lang: Language): Promise<Result> => {
     const session = await openSession(event);
     const license = await store.get(session.lk);
@@ -205,14 +228,39 @@ export const createSignUpApp = (deps: SignUpAppDependencies) => {
         csrfToken,
         linkUrl: `${base}/link`,
         awsAccountId: license.customerAwsAccountId,
+        buyerTenant: await buyerTenantOf(license),
       }),
     );
+  };
+
+  /** The registration page's offer taken: the license joins the buyer's tenant of another product. */
+  const attachToBuyerTenant = async (session: RegistrationSession, lang: Language): Promise<Result> => {
+    const license = await store.get(session.lk);
+    if (!license) throw new HttpProblem(400, 'session-expired');
+    // Looked up again, never read from the form: only the account's own tenant can be chosen.
+    const tenant = await buyerTenantOf(license);
+    if (!tenant) throw new HttpProblem(400, 'bad-request');
+    try {
+      await deps.provisioning.linkExistingTenant(session.lk, tenant.tenantId, [tenant.tenantId]);
+    } catch (error) {
+      if (error instanceof TenantClaimedError) throw new HttpProblem(409, 'tenant-already-linked');
+      if (error instanceof ProvisioningError) throw new HttpProblem(400, 'session-expired');
+      throw error;
+    }
+    logger.info("Subscription added to the buyer's tenant of another product", {
+      licenseKey: session.lk,
+      tenantId: tenant.tenantId,
+    });
+    return html(200, finishPage({ lang, outcome: 'linked', signInUrl: config.saasus.signInUrl }), {
+      cookies: [clearedSessionCookie()],
+    });
   };
 
   const submitRegistration = async (event: APIGatewayProxyEventV2, lang: Language): Promise<Result> => {
     const session = await openSession(event);
     const fields = await readForm(event);
     await requireCsrf(session, fields);
+    if (fields.get('attach') === BUYER_TENANT_CHOICE) return attachToBuyerTenant(session, lang);
     const validation = validateRegistrationForm(fields);
     if (!validation.ok) {
       const csrfToken = (await deps.sessions()).csrfToken(session);
@@ -232,6 +280,7 @@ export const createSignUpApp = (deps: SignUpAppDependencies) => {
           errors: validation.errors,
           linkUrl: `${base}/link`,
           awsAccountId: license?.customerAwsAccountId,
+          buyerTenant: license ? await buyerTenantOf(license) : undefined,
         }),
       );
     }

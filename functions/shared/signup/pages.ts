@@ -61,6 +61,9 @@ const text = {
     adminName: 'Administrator name',
     submit: 'Create my account',
     linkIntro: 'Already have an account with us?',
+    buyerTenantIntro: 'Your AWS account already has an account with us for another subscription:',
+    buyerTenantAction: 'Add this subscription to that account',
+    buyerTenantOr: 'Or create a separate account:',
     linkAction: 'Link this subscription to my existing account',
     readyTitle: 'Your account is ready',
     readyBody:
@@ -148,6 +151,9 @@ const text = {
     adminName: '管理者の氏名',
     submit: 'アカウントを作成',
     linkIntro: 'すでにアカウントをお持ちですか?',
+    buyerTenantIntro: 'この AWS アカウントは、別のサブスクリプションですでにアカウントをお持ちです:',
+    buyerTenantAction: 'このサブスクリプションをそのアカウントに追加する',
+    buyerTenantOr: 'または、別のアカウントを作成します:',
     linkAction: 'このサブスクリプションを既存のアカウントに紐付ける',
     readyTitle: 'アカウントの準備ができました',
     readyBody:
@@ -384,6 +390,8 @@ export interface RegistrationPageInput {
   linkUrl?: string;
   /** The buyer's AWS account, shown so a session someone else started is visible. */
   awsAccountId?: string | undefined;
+  /** The account this AWS account already holds for another product: offered to add the subscription to. */
+  buyerTenant?: { name: string } | undefined;
 }
 
 /** "AWS account of this subscription: 123456789012", with what to do if it is not yours. */
@@ -391,6 +399,9 @@ const awsAccountNotice = (t: PageText, awsAccountId: string | undefined): string
   if (!awsAccountId) return '';
   return `<p class="account">${escapeHtml(t.awsAccount)}: <strong>${escapeHtml(awsAccountId)}</strong><br><span class="muted">${escapeHtml(t.awsAccountHint)}</span></p>`;
 };
+
+/** The registration form's `attach` value: add the subscription to the buyer's account of another product. */
+export const BUYER_TENANT_CHOICE = 'buyer-tenant';
 
 export const registrationPage = ({
   lang,
@@ -401,6 +412,7 @@ export const registrationPage = ({
   errors = {},
   linkUrl,
   awsAccountId,
+  buyerTenant,
 }: RegistrationPageInput) => {
   const t = pageText(lang, brand);
   const field = (name: keyof RegistrationForm, type: 'text' | 'email', autocomplete: string) => {
@@ -416,7 +428,18 @@ export const registrationPage = ({
     t.title,
     `<h1>${escapeHtml(t.title)}</h1>
 <p class="muted">${escapeHtml(t.intro)}</p>
-${awsAccountNotice(t, awsAccountId)}
+${awsAccountNotice(t, awsAccountId)}${
+  buyerTenant
+    ? `<form method="post" action="${escapeHtml(`${basePath}/register`)}">
+<input type="hidden" name="csrf" value="${escapeHtml(csrfToken)}">
+<input type="hidden" name="attach" value="${BUYER_TENANT_CHOICE}">
+<p>${escapeHtml(t.buyerTenantIntro)} <strong>${escapeHtml(buyerTenant.name)}</strong></p>
+<button type="submit">${escapeHtml(t.buyerTenantAction)}</button>
+</form>
+<p class="muted">${escapeHtml(t.buyerTenantOr)}</p>
+`
+    : ''
+}
 <form method="post" action="${escapeHtml(`${basePath}/register`)}" novalidate>
 <input type="hidden" name="csrf" value="${escapeHtml(csrfToken)}">
 ${field('tenantName', 'text', 'organization')}

@@ -59,9 +59,10 @@ export interface ProvisioningDependencies {
   publish: (events: DomainEvent[]) => Promise<unknown>;
   /**
    * The SaaSus plan the license should have now, or undefined when no paid plan may be applied
-   * yet (the license is not active). Shared with the event processor so both decide alike.
+   * yet (the license is not active). Shared with the event processor so both decide alike: given
+   * the tenant, its licenses of other products take part (plan precedence).
    */
-  planFor: (license: LicenseItem) => Promise<string | undefined>;
+  planFor: (license: LicenseItem, tenantId?: string) => Promise<string | undefined>;
   logger: Pick<Logger, 'info' | 'warn'>;
   now?: () => Date;
   /** Test hook: called after each recorded step (crash injection). */
@@ -351,10 +352,14 @@ export const createProvisioning = (deps: ProvisioningDependencies) => {
         );
       },
     });
-    // A license attached to an older tenant before claims existed is only found through the index.
+    // A license attached to an older tenant before claims existed is only found through the index
+    // (a license of another product may share the tenant: the claim is per product).
     const attachedBeforeClaims = async () =>
       (await store.findByTenant(tenantId)).find(
-        (other) => other.licenseKey !== license.licenseKey && other.status !== 'ended',
+        (other) =>
+          other.licenseKey !== license.licenseKey &&
+          other.productCode === productCode &&
+          other.status !== 'ended',
       )?.licenseKey;
     const heldBy = claim.claimed ? (existedBefore ? await attachedBeforeClaims() : undefined) : claim.heldBy;
     if (heldBy === undefined) return;
@@ -462,7 +467,7 @@ export const createProvisioning = (deps: ProvisioningDependencies) => {
     seen?: Tenant,
   ): Promise<boolean> => {
     if (provisioned(license).plan) return true;
-    const planId = await (planned ?? deps.planFor(license));
+    const planId = await (planned ?? deps.planFor(license, tenantId));
     if (!planId) return false;
     const tenant = seen ?? (await saasus.getTenant(tenantId));
     if (tenant.plan_id !== planId) await saasus.updateTenantPlan(tenantId, { next_plan_id: planId });
@@ -598,9 +603,26 @@ export const createProvisioning = (deps: ProvisioningDependencies) => {
       try {
         await ensureTenantAttributes();
         const tenant = await saasus.getTenant(tenantId);
+        // The buyer's license of another product keeps the attribute: this one is found through its
+        // record's tenant (the `byTenant` index), as every license is.
+        const holder = tenant.attributes[LICENSE_ATTRIBUTE];
+        const heldByOtherProduct =
+          typeof holder === 'string' &&
+          holder !== '' &&
+          holder !== licenseKey &&
+          (await store
+            .get(holder)
+            .then(
+              (held) =>
+                held !== undefined && held.productCode !== license.productCode && held.status !== 'ended',
+            ));
         await saasus.updateTenant(tenantId, {
           name: tenant.name,
-          attributes: { ...tenant.attributes, ...tenantAttributes(license) },
+          attributes: {
+            ...tenant.attributes,
+            ...tenantAttributes(license),
+            ...(heldByOtherProduct ? { [LICENSE_ATTRIBUTE]: holder } : {}),
+          },
           back_office_staff_email: tenant.back_office_staff_email,
         });
         await store.setAttributes(licenseKey, { tenantId });
