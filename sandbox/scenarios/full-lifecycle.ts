@@ -1,9 +1,17 @@
 import { BatchMeterUsageCommand, MarketplaceMeteringClient } from '@aws-sdk/client-marketplace-metering';
-import type { Jsonify } from 'type-fest';
 import { sandboxProduct } from '../listing.js';
 import { PRESET_BUYER_ACCOUNTS } from '../runner.js';
-import type { BrowserSession, Check, HtmlForm, PageResponse, Scenario } from '../scenario.js';
-import type { Snapshot } from '../web/snapshot.js';
+import type { Check, PageResponse, Scenario } from '../scenario.js';
+import {
+  EXPECTED_FAILURE,
+  flashOf,
+  formWith,
+  HOUR_MS,
+  headingOf,
+  MINUTE_MS,
+  type State,
+  storyTools,
+} from './story.js';
 
 /**
  * The whole life of one purchase, driven through the buyer simulator and the dashboard as a person
@@ -20,30 +28,8 @@ import type { Snapshot } from '../web/snapshot.js';
  * (`--config config/example.json`) the amendment is expected to leave the default plan alone.
  */
 
-type State = Jsonify<Snapshot>;
 type LicenseRow = State['licenses'][number];
 type LedgerRow = State['meteringLedger'][number];
-
-const HOUR_MS = 3_600_000;
-const MINUTE_MS = 60_000;
-
-/** The agreement event for a license AWS had not told us about yet fails until License Updated is in. */
-const EXPECTED_FAILURE = 'LicenseNotLocatedError';
-
-export const formWith = (page: PageResponse, action: string, fields: Record<string, string> = {}) => {
-  const form = page.forms.find(
-    (candidate) =>
-      candidate.action.endsWith(action) &&
-      Object.entries(fields).every(([name, value]) => candidate.fields[name] === value),
-  );
-  if (!form) throw new Error(`No form posting to ${action} ${JSON.stringify(fields)} on ${page.url}`);
-  return form;
-};
-
-export const flashOf = (page: PageResponse) =>
-  /<p class="flash( error)?">([\s\S]*?)<\/p>/.exec(page.html)?.[2]?.replace(/&quot;/g, '"') ?? '';
-
-export const headingOf = (page: PageResponse) => /<h1[^>]*>([\s\S]*?)<\/h1>/.exec(page.html)?.[1]?.trim();
 
 /** What billing should show: one row per dimension and hour, as the ledger and AWS each record it. */
 const billedRow = (row: { dimension: string; hour: string; quantity: number; meteringRecordId?: string }) =>
@@ -54,7 +40,8 @@ export const fullLifecycle: Scenario = {
   description:
     'subscribe → register → usage → "Advance one hour" bills it → amend → end (final flush) → deprovision → metering stopped',
   configFile: 'config/example-contract-with-consumption.json',
-  async run({ sandbox, step, fetch, browser: newBrowser }) {
+  async run(context) {
+    const { sandbox, step } = context;
     const { config } = sandbox;
     const product = sandboxProduct(config);
     const pricing = product.pricingModel;
@@ -70,19 +57,7 @@ export const fullLifecycle: Scenario = {
       adminName: 'Ada Lifecycle',
     };
 
-    const state = async (): Promise<State> => {
-      const response = await fetch('/api/state');
-      if (response.status !== 200) throw new Error(`GET /api/state answered ${response.status}`);
-      return (await response.json()) as State;
-    };
-    const buyer: BrowserSession = newBrowser();
-    const operator: BrowserSession = newBrowser();
-    /** Runs a form of a page of the buyer simulator or the dashboard; returns the page it comes back to. */
-    const act = async (session: BrowserSession, form: HtmlForm, fields: Record<string, string> = {}) => {
-      const page = await session.submit(form, fields);
-      await sandbox.settle();
-      return page;
-    };
+    const { state, buyer, operator, act } = storyTools(context);
     const advanceOneHour = async () =>
       act(operator, formWith(await operator.get('/dashboard'), '/actions/clock/advance', { minutes: '60' }));
 

@@ -1,8 +1,15 @@
-import type { Jsonify } from 'type-fest';
 import { PRESET_BUYER_ACCOUNTS } from '../runner.js';
-import type { BrowserSession, Check, HtmlForm, Scenario } from '../scenario.js';
-import type { Snapshot } from '../web/snapshot.js';
-import { flashOf, formWith, headingOf } from './full-lifecycle.js';
+import type { Check, Scenario } from '../scenario.js';
+import {
+  EXPECTED_FAILURE,
+  flashOf,
+  formWith,
+  HOUR_MS,
+  headingOf,
+  MINUTE_MS,
+  type State,
+  storyTools,
+} from './story.js';
 
 /**
  * One buyer, two listings of the same SaaS (`config/example-multi-product.json`: a subscription
@@ -14,21 +21,15 @@ import { flashOf, formWith, headingOf } from './full-lifecycle.js';
  * → the first product's plan, users and metering carry on.
  */
 
-type State = Jsonify<Snapshot>;
 type BilledRow = State['billedRecords'][number];
-
-const HOUR_MS = 3_600_000;
-const MINUTE_MS = 60_000;
-
-/** Agreement events may arrive before their license is known and succeed on Lambda's retry. */
-const EXPECTED_FAILURE = 'LicenseNotLocatedError';
 
 export const multiProduct: Scenario = {
   name: 'multi-product',
   description:
     'one buyer, two products → one tenant (plan by precedence) → usage of both billed per license, once an hour → one product ends, the other carries on',
   configFile: 'config/example-multi-product.json',
-  async run({ sandbox, step, fetch, browser: newBrowser }) {
+  async run(context) {
+    const { sandbox, step } = context;
     const { config } = sandbox;
     const [main, addon] = config.products;
     if (!main || !addon) {
@@ -46,18 +47,7 @@ export const multiProduct: Scenario = {
     const [addonDimension = ''] = Object.keys(addon.plans.byDimension);
     const addonPlan = addon.plans.byDimension[addonDimension];
 
-    const state = async (): Promise<State> => {
-      const response = await fetch('/api/state');
-      if (response.status !== 200) throw new Error(`GET /api/state answered ${response.status}`);
-      return (await response.json()) as State;
-    };
-    const buyer: BrowserSession = newBrowser();
-    const operator: BrowserSession = newBrowser();
-    const act = async (session: BrowserSession, form: HtmlForm, fields: Record<string, string> = {}) => {
-      const page = await session.submit(form, fields);
-      await sandbox.settle();
-      return page;
-    };
+    const { state, buyer, operator, act } = storyTools(context);
     const advance = async (minutes: number) =>
       act(
         operator,
