@@ -141,6 +141,39 @@ describe('SharedRateLimiter (one DynamoDB item shared by every worker)', () => {
     expect(clock.sleeps).toEqual([Math.ceil(1000 / 9.5)]);
   });
 
+  it('gives up a slot it can no longer start on time and takes a new one, so late calls never bunch', async () => {
+    const { tableName } = await freshTable();
+    const clock = manualClock();
+    const worker = limiter(clock, tableName);
+    const first = await worker.acquire();
+    // The next timer fires 80 ms after the slot (a busy event loop): that slot is given up.
+    let overshoot = 80;
+    const lateSleep = async (ms: number) => {
+      clock.sleeps.push(ms);
+      clock.ms += ms + overshoot;
+      overshoot = 0;
+    };
+    const late = new SharedRateLimiter({
+      client: dynamo.client,
+      tableName,
+      ratePerSecond: accountRate({ quotaPerSecond: 10 }),
+      maxAheadMs: 1e9,
+      now: clock.now,
+      sleep: lateSleep,
+    });
+    const second = await late.acquire();
+    expect(late.lateSlots).toBe(1);
+    // The call starts on its (new) slot, never 80 ms after one, and the two slots stay an interval apart.
+    expect(clock.ms - second).toBeLessThanOrEqual(25);
+    expect(second - first).toBeGreaterThanOrEqual(2 * (1000 / 9.5) - 0.001);
+    // Within the tolerance a slot is used as it is.
+    overshoot = 10;
+    const third = await late.acquire();
+    expect(late.lateSlots).toBe(1);
+    expect(clock.ms - third).toBeGreaterThanOrEqual(10);
+    expect(clock.ms - third).toBeLessThanOrEqual(25);
+  });
+
   it('replaces a reservation further ahead than any live worker could hold', async () => {
     const { tableName, documents } = await freshTable();
     const clock = manualClock();

@@ -23,8 +23,12 @@ import { MeteringInputError } from './errors.js';
  * With the interval 1000 / (quota × safety) ms, the starts of any ⌊quota × safety⌋ + 1 = 10
  * calls span at least one second plus (1 / safety − 1) seconds: with safety 0.95 a call may land
  * 52 ms later than its slot (event-loop delay, the network) before 11 calls fall inside one
- * sliding second. A ThrottlingException still gets through now and then (the seller's own
- * tooling, a longer delay); it is retryable and backed off.
+ * sliding second. So a slot the caller can no longer use on time (its timer fired late, the
+ * process was busy, the reservation itself took long) is given up, not used late: past
+ * `lateToleranceMs` the caller takes a new slot, and the unused one is lost to everyone rather
+ * than bunched with the next calls (a throttled call costs a backoff of hundreds of ms; a skipped
+ * slot costs one interval). A ThrottlingException still gets through now and then (the seller's
+ * own tooling, a longer delay); it is retryable and backed off.
  *
  * A reservation further ahead than `maxAheadMs` cannot come from a live worker (a clock that
  * jumped, a rate since lowered) and is replaced.
@@ -62,6 +66,12 @@ export interface SharedRateLimiterOptions {
   readonly ratePerSecond: number;
   /** A reservation further ahead than this is stale and replaced. @default 60 s */
   readonly maxAheadMs?: number;
+  /**
+   * How late after its slot a call may still start; later, the slot is given up and a new one
+   * taken. Keep it under the window bound of `DEFAULT_QUOTA_SAFETY` (52 ms) minus the network's
+   * spread. @default 25 ms
+   */
+  readonly lateToleranceMs?: number;
   /** Injectable clock (epoch ms) and sleep, for tests. */
   readonly now?: () => number;
   readonly sleep?: (ms: number) => Promise<void>;
@@ -81,17 +91,24 @@ export class SharedRateLimiter {
   /** The last `nextSlotAtMicros` this process saw or wrote; undefined when it does not know. */
   private known: number | undefined;
   private queue: Promise<unknown> = Promise.resolve();
+  private readonly lateToleranceMs: number;
   /** Conditional writes that lost to another process (for metrics and tests). */
   conflicts = 0;
+  /** Slots given up because the caller could not start on time (for metrics and tests). */
+  lateSlots = 0;
 
   constructor(private readonly options: SharedRateLimiterOptions) {
-    const { ratePerSecond, maxAheadMs = 60_000 } = options;
+    const { ratePerSecond, maxAheadMs = 60_000, lateToleranceMs = 25 } = options;
     if (!Number.isFinite(ratePerSecond) || ratePerSecond <= 0) {
       throw new MeteringInputError(`ratePerSecond: expected a positive number, got ${ratePerSecond}`);
     }
     if (!Number.isFinite(maxAheadMs) || maxAheadMs <= 0) {
       throw new MeteringInputError(`maxAheadMs: expected a positive number, got ${maxAheadMs}`);
     }
+    if (!Number.isFinite(lateToleranceMs) || lateToleranceMs < 0) {
+      throw new MeteringInputError(`lateToleranceMs: expected a number ≥ 0, got ${lateToleranceMs}`);
+    }
+    this.lateToleranceMs = lateToleranceMs;
     this.intervalMicros = Math.ceil((1000 * MICROS_PER_MS) / ratePerSecond);
     this.maxAheadMicros = Math.ceil(maxAheadMs * MICROS_PER_MS);
     this.now = options.now ?? Date.now;
@@ -122,10 +139,15 @@ export class SharedRateLimiter {
         await this.replaceStale(slot + this.intervalMicros, now);
         continue;
       }
-      const wait = slot / MICROS_PER_MS - this.now();
+      const slotMs = slot / MICROS_PER_MS;
+      const wait = slotMs - this.now();
       // Whole milliseconds, rounded up: never early.
       if (wait > 0) await this.sleep(Math.ceil(wait));
-      return slot / MICROS_PER_MS;
+      if (this.now() - slotMs > this.lateToleranceMs) {
+        this.lateSlots++;
+        continue;
+      }
+      return slotMs;
     }
   }
 
